@@ -1,0 +1,510 @@
+"""The result schema: the one contract between the runners and the generator.
+
+Imports nothing heavy (no torch, TensorFlow or mkdocs) so a runner inside a
+vendor container and the generator on a laptop share the same definition.
+Every result file is one YAML mapping described by :class:`Result`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+SCHEMA_VERSION = 1
+SUPPORTED_SCHEMA_VERSIONS = (1,)
+MAX_RESULT_FILE_BYTES = 4 * 1024 * 1024
+RESULT_SUFFIXES = (".yaml", ".yml")
+
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+NonNegFloat = Annotated[float, Field(ge=0)]
+PosFloat = Annotated[float, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+PosInt = Annotated[int, Field(ge=1)]
+
+
+class Strict(BaseModel):
+    """Base for every schema model: unknown keys and NaN/inf are errors."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class Mode(str, Enum):
+    convergence = "convergence"
+    throughput = "throughput"
+    inference = "inference"
+
+
+class Status(str, Enum):
+    success = "success"
+    failed = "failed"
+    diverged = "diverged"
+    oom = "oom"
+    timeout = "timeout"
+
+
+# --- run -------------------------------------------------------------------
+
+
+class Repeat(Strict):
+    group: str = Field(description="Runs with the same group are repeats (seeds) of one configuration.")
+    index: NonNegInt
+    count: PosInt
+
+    @model_validator(mode="after")
+    def _index_in_range(self) -> Repeat:
+        if self.index >= self.count:
+            raise ValueError(f"index {self.index} must be < count {self.count}")
+        return self
+
+
+class Run(Strict):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")]
+    suite: str
+    benchmark: str
+    model: str
+    task: str = "image-classification"
+    framework: Literal["pytorch", "tensorflow"]
+    framework_version: str
+    mode: Mode
+    precision: str
+    status: Status
+    error: str | None = Field(None, description="Exception text and the last log lines of a run that did not succeed.")
+    started_utc: datetime
+    finished_utc: datetime
+    duration_s: NonNegFloat
+    resumed: bool = False
+    repeat: Repeat
+
+    @model_validator(mode="after")
+    def _times_ordered(self) -> Run:
+        if self.finished_utc < self.started_utc:
+            raise ValueError("finished_utc must not be before started_utc")
+        if self.status is not Status.success and not self.error:
+            raise ValueError(f"status {self.status.value!r} needs an error text")
+        return self
+
+
+# --- provenance ------------------------------------------------------------
+
+
+class Provenance(Strict):
+    benchsite_version: str
+    git_commit: str | None = Field(None, description="Commit of the benchsite checkout that ran, if it is a git checkout.")
+    git_dirty: bool | None = None
+    command: list[str]
+    config_hash: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+    seed: int
+
+
+# --- environment -----------------------------------------------------------
+
+
+class Host(Strict):
+    hostname: str
+    cpu_model: str
+    logical_cores: PosInt
+    ram_gib: NonNegFloat
+    os: str
+    kernel: str
+
+
+class Accelerator(Strict):
+    index: NonNegInt
+    vendor: Literal["nvidia"] = "nvidia"
+    name: str
+    uuid: str
+    memory_total_mib: NonNegFloat
+    driver_version: str
+    cuda_version: str | None = None
+    compute_capability: str | None = None
+    power_limit_w: NonNegFloat | None = None
+    sm_clock_max_mhz: NonNegFloat | None = None
+    memory_clock_max_mhz: NonNegFloat | None = None
+
+
+class Accelerators(Strict):
+    kind: Literal["none", "nvidia"] = Field(description="'none' says explicitly that the run had no accelerator.")
+    devices: list[Accelerator] = []
+    probe: str = Field(description="How the facts were obtained, or why there are none (e.g. 'nvml', 'pynvml not installed').")
+
+    @model_validator(mode="after")
+    def _devices_match_kind(self) -> Accelerators:
+        if self.kind == "none" and self.devices:
+            raise ValueError("kind 'none' must list no devices")
+        if self.kind != "none" and not self.devices:
+            raise ValueError(f"kind {self.kind!r} must list its devices")
+        return self
+
+
+class Launch(Strict):
+    engine: Literal["local", "torchrun", "tf-distribute", "slurm"]
+    nodes: PosInt = 1
+    procs_per_node: PosInt = 1
+    world_size: PosInt = 1
+
+    @model_validator(mode="after")
+    def _world_size(self) -> Launch:
+        if self.world_size != self.nodes * self.procs_per_node:
+            raise ValueError(f"world_size {self.world_size} != nodes {self.nodes} x procs_per_node {self.procs_per_node}")
+        return self
+
+
+class Environment(Strict):
+    host: Host
+    python_version: str
+    packages: dict[str, str] = Field(description="Versions of the packages that shaped the numbers (torch, timm, numpy, ...).")
+    device: str = Field(description="What the run computed on: 'cpu', 'cuda', ...")
+    accelerators: Accelerators
+    launch: Launch
+    env_vars: dict[str, str] = Field(description="Only variables from benchsite's allowlist; never secrets.")
+
+
+# --- dataset ---------------------------------------------------------------
+
+
+class Dataset(Strict):
+    name: str
+    version: str = Field(description="A release id; numbers from different versions are never merged.")
+    released_utc: datetime | None = None
+    checksum: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+    synthetic: bool = False
+    train_samples: NonNegInt | None = None
+    val_samples: NonNegInt | None = None
+    num_classes: PosInt | None = None
+    image_size: PosInt | None = None
+
+
+# --- training --------------------------------------------------------------
+
+
+class Throughput(Strict):
+    samples_per_s: PosFloat = Field(description="End to end: total samples / total wall time of the measured steps.")
+    compute_samples_per_s: PosFloat | None = Field(None, description="Total samples / time not spent waiting for data.")
+    data_time_mean_ms: NonNegFloat | None = None
+    warmup_steps: NonNegInt
+    measured_steps: PosInt
+    measured_samples: PosInt
+    measured_time_s: PosFloat
+    timer: str
+
+
+class TimeToTarget(Strict):
+    metric: str
+    target: float
+    reached: bool
+    time_to_target_s: NonNegFloat | None = Field(None, description="First touch of the data to the first evaluation at or above target; evaluation on the clock.")
+    init_time_s: NonNegFloat = Field(description="Model and optimizer set-up, kept off the clock as in MLPerf.")
+    epochs: NonNegInt = Field(description="Epochs run until the target was reached (or until the run stopped).")
+    max_epochs: PosInt
+    eval_every: PosInt = 1
+
+    @model_validator(mode="after")
+    def _reached_has_time(self) -> TimeToTarget:
+        if self.reached and self.time_to_target_s is None:
+            raise ValueError("reached is true but time_to_target_s is missing")
+        if not self.reached and self.time_to_target_s is not None:
+            raise ValueError("time_to_target_s given although the target was not reached")
+        return self
+
+
+class EpochRecord(Strict):
+    epoch: PosInt
+    train_loss: float
+    eval: dict[str, float] = Field({}, description="Metrics of the evaluation after this epoch, if one ran.")
+    epoch_time_s: NonNegFloat
+    wall_time_s: NonNegFloat = Field(description="Time on the time-to-train clock at the end of this epoch.")
+    lr: NonNegFloat | None = None
+
+
+class SubjectMetrics(Strict):
+    subject: str
+    samples: NonNegInt
+    metrics: dict[str, float]
+
+
+class Training(Strict):
+    batch_per_device: PosInt
+    global_batch: PosInt
+    grad_accum_steps: PosInt = 1
+    optimizer: str
+    hyperparameters: dict[str, Any] = {}
+    precision_flags: dict[str, Any] = Field({}, description="Effective numeric settings, so 'fp32' never silently means TF32.")
+    throughput: Throughput | None = None
+    time_to_target: TimeToTarget | None = None
+    curve: list[EpochRecord] = []
+    final_metrics: dict[str, float] = {}
+    per_subject: list[SubjectMetrics] = []
+    weak_scaling: bool | None = Field(None, description="True when the per-device batch is fixed as devices are added.")
+
+    @model_validator(mode="after")
+    def _global_batch(self) -> Training:
+        if self.global_batch < self.batch_per_device:
+            raise ValueError(f"global_batch {self.global_batch} < batch_per_device {self.batch_per_device}")
+        return self
+
+
+# --- inference -------------------------------------------------------------
+
+PERCENTILE_KEYS = ("p50", "p90", "p95", "p99")
+
+
+class LatencyStats(Strict):
+    """Latency of one batch, in milliseconds."""
+
+    mean: NonNegFloat
+    stdev: NonNegFloat
+    min: NonNegFloat
+    p50: NonNegFloat
+    p90: NonNegFloat
+    p95: NonNegFloat
+    p99: NonNegFloat
+    max: NonNegFloat
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LatencyStats:
+        chain = ["min", *PERCENTILE_KEYS, "max"]
+        for low, high in zip(chain, chain[1:]):
+            if getattr(self, high) < getattr(self, low):
+                raise ValueError(f"{high} ({getattr(self, high)}) must be >= {low} ({getattr(self, low)})")
+        if not self.min <= self.mean <= self.max:
+            raise ValueError(f"mean ({self.mean}) must lie between min ({self.min}) and max ({self.max})")
+        return self
+
+
+class InferencePoint(Strict):
+    batch_size: PosInt
+    resolution: PosInt | None = None
+    warmup_iterations: NonNegInt
+    iterations: PosInt
+    duration_s: PosFloat
+    samples_per_s: PosFloat = Field(description="batch_size x iterations / duration_s.")
+    latency_ms: LatencyStats
+    sample_count: PosInt = Field(description="Number of timed iterations behind the percentiles.")
+    low_sample_percentiles: list[str] = Field([], description="Percentiles with too few samples beyond them to be trusted.")
+
+
+class Inference(Strict):
+    precision: str
+    timer: str = Field(description="e.g. 'time.perf_counter+synchronize' or 'cuda.Event'.")
+    percentile_method: str = Field(description="numpy.percentile method, e.g. 'linear'.")
+    min_iterations: PosInt
+    min_time_s: NonNegFloat
+    precision_flags: dict[str, Any] = {}
+    results: list[InferencePoint]
+
+
+# --- telemetry -------------------------------------------------------------
+
+
+class GpuTelemetry(Strict):
+    index: NonNegInt
+    samples: NonNegInt
+    interval_s: PosFloat
+    power_mean_w: NonNegFloat | None = None
+    power_max_w: NonNegFloat | None = None
+    energy_j: NonNegFloat | None = None
+    sm_clock_mean_mhz: NonNegFloat | None = None
+    temperature_max_c: float | None = None
+    utilization_mean_pct: Annotated[float, Field(ge=0, le=100)] | None = None
+    memory_used_max_mib: NonNegFloat | None = None
+    throttle_reasons: list[str] = []
+
+
+class Telemetry(Strict):
+    host_peak_rss_mib: NonNegFloat | None = None
+    gpus: list[GpuTelemetry] = []
+    framework_peak_allocated_mib: NonNegFloat | None = None
+    framework_peak_reserved_mib: NonNegFloat | None = None
+
+
+# --- the record ------------------------------------------------------------
+
+
+class Result(Strict):
+    """One run of one benchmark: the content of one file in ``results/``."""
+
+    schema_version: Literal[1]
+    run: Run
+    provenance: Provenance
+    environment: Environment
+    dataset: Dataset
+    training: Training | None = None
+    inference: Inference | None = None
+    telemetry: Telemetry = Telemetry()
+
+    @model_validator(mode="after")
+    def _mode_has_section(self) -> Result:
+        if self.run.status is not Status.success:
+            return self
+        mode = self.run.mode
+        if mode is Mode.convergence and (self.training is None or self.training.time_to_target is None):
+            raise ValueError("a successful convergence run needs training.time_to_target")
+        if mode is Mode.throughput and (self.training is None or self.training.throughput is None):
+            raise ValueError("a successful throughput run needs training.throughput")
+        if mode is Mode.inference and (self.inference is None or not self.inference.results):
+            raise ValueError("a successful inference run needs inference.results")
+        return self
+
+
+# --- reading and writing files ---------------------------------------------
+
+
+class Problem(Exception):
+    """One problem with a result file, shown as ``path: field: message``."""
+
+    def __init__(self, path: str | os.PathLike[str], field: str, message: str) -> None:
+        super().__init__(f"{path}: {field}: {message}")
+        self.path, self.field, self.message = str(path), field, message
+
+
+class ResultFileError(Exception):
+    """A result file that cannot be used; carries every problem found in it."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    name = ""
+    for part in loc:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        elif "[" not in part:  # skip pydantic's internal tags such as "function-after[...]"
+            name += f".{part}" if name else part
+    return name or "<file>"
+
+
+def problems_from_validation(path: str | os.PathLike[str], error: ValidationError) -> list[Problem]:
+    """Turn pydantic's error list into ``path: field: message`` problems."""
+    problems: dict[tuple[str, str], Problem] = {}
+    for err in error.errors(include_url=False):
+        field = _field_name(err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        problems.setdefault((field, message), Problem(path, field, message))
+    return list(problems.values())
+
+
+def _check_finite(node: Any, loc: str, path: str, out: list[Problem]) -> None:
+    if isinstance(node, float) and not math.isfinite(node):
+        out.append(Problem(path, loc or "<file>", f"must be a finite number, got {node}"))
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            _check_finite(value, f"{loc}.{key}" if loc else str(key), path, out)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _check_finite(value, f"{loc}[{i}]", path, out)
+
+
+def parse_yaml_text(text: str, path: str | os.PathLike[str]) -> Any:
+    """Load YAML with the safe loader, turning any failure into a Problem."""
+    try:
+        return yaml.load(text, Loader=SafeLoader)  # noqa: S506 - SafeLoader/CSafeLoader only
+    except yaml.constructor.ConstructorError as exc:
+        raise ResultFileError([Problem(path, "<file>", f"refused by safe YAML loading: {_one_line(exc)}")]) from None
+    except yaml.YAMLError as exc:
+        raise ResultFileError([Problem(path, "<file>", f"not valid YAML: {_one_line(exc)}")]) from None
+
+
+def _one_line(exc: Exception) -> str:
+    return re.sub(r"\s+", " ", str(exc)).strip()
+
+
+def validate_data(data: Any, path: str | os.PathLike[str]) -> Result:
+    """Validate an already-parsed mapping; raise ResultFileError with every problem."""
+    path = str(path)
+    if data is None:
+        raise ResultFileError([Problem(path, "<file>", "file is empty")])
+    if not isinstance(data, dict):
+        raise ResultFileError([Problem(path, "<file>", f"must be a mapping, got {type(data).__name__}")])
+    version = data.get("schema_version")
+    if version is None:
+        raise ResultFileError([Problem(path, "schema_version", "missing; every result file must carry it")])
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        raise ResultFileError([Problem(path, "schema_version", (
+            f"unknown schema_version {version!r}; this benchsite reads {list(SUPPORTED_SCHEMA_VERSIONS)}"
+            " (upgrade with: pip install -U benchsite)"))])
+    problems: list[Problem] = []
+    _check_finite(data, "", path, problems)
+    try:
+        result = Result.model_validate(data)
+    except ValidationError as exc:
+        known = {p.field for p in problems}
+        problems += [p for p in problems_from_validation(path, exc) if p.field not in known]
+    if problems:
+        raise ResultFileError(problems)
+    return result
+
+
+def read_result_bytes(raw: bytes, path: str | os.PathLike[str]) -> Result:
+    """Decode, safely parse and validate the bytes of one result file."""
+    if len(raw) > MAX_RESULT_FILE_BYTES:
+        raise ResultFileError([Problem(path, "<file>", f"{len(raw)} bytes is over the {MAX_RESULT_FILE_BYTES}-byte limit")])
+    if not raw.strip():
+        raise ResultFileError([Problem(path, "<file>", "file is empty")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ResultFileError([Problem(path, "<file>", f"not UTF-8 text: {exc.reason} at byte {exc.start}")]) from None
+    return validate_data(parse_yaml_text(text, path), path)
+
+
+def read_result(path: str | os.PathLike[str]) -> Result:
+    """Read one result file; raise ResultFileError listing every problem in it."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_RESULT_FILE_BYTES:
+            raise ResultFileError([Problem(path, "<file>", f"{size} bytes is over the {MAX_RESULT_FILE_BYTES}-byte limit")])
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ResultFileError([Problem(path, "<file>", f"cannot read: {exc.strerror or exc}")]) from None
+    return read_result_bytes(raw, path)
+
+
+def iter_result_files(*roots: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield result files under each root (a file or a folder), sorted, skipping hidden files."""
+    for root in map(Path, roots):
+        if root.is_file():
+            yield root
+            continue
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root}: no such file or folder")
+        for path in sorted(root.rglob("*")):
+            if path.suffix in RESULT_SUFFIXES and path.is_file() and not any(p.startswith(".") for p in path.relative_to(root).parts):
+                yield path
+
+
+def result_to_data(result: Result) -> dict[str, Any]:
+    """The plain mapping written to a file: JSON-compatible, UTC timestamps with 'Z'."""
+    return result.model_dump(mode="json", exclude_none=False)
+
+
+def dump_result_yaml(result: Result) -> str:
+    """Serialise a result as YAML that reads back through the safe loader."""
+    return yaml.dump(result_to_data(result), Dumper=SafeDumper, sort_keys=False, allow_unicode=True, width=120)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a result file, for editors and the site's Data page."""
+    schema = Result.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"benchsite-result-v{SCHEMA_VERSION}.schema.json"
+    schema["title"] = f"benchsite result file, schema_version {SCHEMA_VERSION}"
+    return schema
+
+
+def utc_now() -> datetime:
+    """The current time in UTC, with microseconds."""
+    return datetime.now(timezone.utc)

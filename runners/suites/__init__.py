@@ -1,0 +1,145 @@
+"""Suites as data: each ``*.yaml`` here defines benchmarks the runners execute.
+
+The generator reads the same definitions to describe a model, so a target
+accuracy or a hyperparameter has exactly one source of truth. Imports nothing
+heavy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from runners.schema import Mode, SafeLoader, problems_from_validation
+
+SUITES_DIR = Path(__file__).parent
+
+
+class SuiteError(Exception):
+    """A suite that cannot be found or does not validate."""
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class QualityTarget(_Spec):
+    metric: str = "top1"
+    value: Annotated[float, Field(gt=0)]
+
+
+class DatasetSpec(_Spec):
+    name: str = Field(description="'digits' (bundled with scikit-learn), 'imagefolder' (a path the user gives) or 'synthetic'.")
+    version: str | None = Field(None, description="Release id of the data; required for an image folder.")
+    image_size: Annotated[int, Field(ge=8)] = 224
+    num_classes: Annotated[int, Field(ge=2)] | None = None
+
+
+class TrainingSpec(_Spec):
+    batch_size: Annotated[int, Field(ge=1)]
+    optimizer: Literal["sgd"] = "sgd"
+    lr: Annotated[float, Field(gt=0)] = Field(description="Learning rate for lr_reference_batch images; scaled linearly with the global batch.")
+    lr_reference_batch: Annotated[int, Field(ge=1)] = 256
+    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
+    nesterov: bool = False
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    bn_weight_decay: bool = False
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    schedule: Literal["cosine", "constant"] = "cosine"
+    warmup_epochs: Annotated[int, Field(ge=0)] = 0
+    max_epochs: Annotated[int, Field(ge=1)]
+    eval_every: Annotated[int, Field(ge=1)] = 1
+    workers: Annotated[int, Field(ge=0)] = 0
+    grad_accum_steps: Annotated[int, Field(ge=1)] = 1
+
+
+class InferenceSpec(_Spec):
+    batch_sizes: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
+    warmup_iterations: Annotated[int, Field(ge=0)] = 10
+    min_iterations: Annotated[int, Field(ge=1)] = 100
+    min_time_s: Annotated[float, Field(ge=0)] = 1.0
+
+
+class Benchmark(_Spec):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+    title: str
+    description: str = Field(description="One paragraph shown on the model's page.")
+    task: str = "image-classification"
+    model: str = Field(description="Model name as the page shows it.")
+    implementations: dict[Literal["pytorch", "tensorflow"], str] = Field(
+        description="Model name per framework, e.g. a timm name for pytorch.", min_length=1)
+    dataset: DatasetSpec
+    quality_target: QualityTarget
+    modes: list[Mode] = Field(min_length=1)
+    precisions: list[str] = ["fp32"]
+    seed: int = 0
+    training: TrainingSpec
+    inference: InferenceSpec | None = None
+    timeout_s: Annotated[float, Field(gt=0)] = 3600
+
+    @model_validator(mode="after")
+    def _inference_has_spec(self) -> Benchmark:
+        if Mode.inference in self.modes and self.inference is None:
+            raise ValueError("mode 'inference' needs an 'inference' section")
+        return self
+
+
+class Suite(_Spec):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+    description: str
+    benchmarks: list[Benchmark] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Suite:
+        names = [b.name for b in self.benchmarks]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"benchmark names must be unique: {', '.join(duplicates)}")
+        return self
+
+    def benchmark(self, name: str) -> Benchmark:
+        """Return the benchmark called ``name``; raise SuiteError naming the known ones."""
+        for bench in self.benchmarks:
+            if bench.name == name:
+                return bench
+        raise SuiteError(f"suite {self.name!r} has no benchmark {name!r}; it has: {', '.join(b.name for b in self.benchmarks)}")
+
+
+def list_suites() -> list[str]:
+    """Names of the suites shipped in runners/suites/."""
+    return sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
+
+
+def suite_path(name_or_path: str | Path) -> Path:
+    """Resolve a suite name (e.g. 'quick') or a path to a suite YAML file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return candidate
+    shipped = SUITES_DIR / f"{name_or_path}.yaml"
+    if shipped.is_file():
+        return shipped
+    raise SuiteError(f"unknown suite {str(name_or_path)!r}; known suites: {', '.join(list_suites())} (or give a path to a .yaml file)")
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """Load and validate a suite; every problem is reported as ``path: field: message``."""
+    path = suite_path(name_or_path)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)  # noqa: S506 - safe loader
+    except yaml.YAMLError as exc:
+        raise SuiteError(f"{path}: <file>: not valid YAML: {' '.join(str(exc).split())}") from None
+    try:
+        return Suite.model_validate(data)
+    except ValidationError as exc:
+        raise SuiteError("\n".join(str(p) for p in problems_from_validation(path, exc))) from None
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A stable hash of a resolved run configuration, recorded as provenance."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
