@@ -1,0 +1,1 @@
+"""benchsite generator: results/ -> validated, aggregated, rendered static site. Never imports torch or TensorFlow."""

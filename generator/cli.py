@@ -1,0 +1,122 @@
+"""The ``benchsite`` command: parse arguments, call one function, turn errors into one line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from generator.errors import BenchsiteError, InvalidResults
+from runners import __version__
+from runners.suites import SuiteError
+
+DEFAULT_RESULTS = Path("results")
+DEFAULT_SITE = Path("site")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from runners.launch import RunRequest, run_suite
+
+    request = RunRequest(
+        suite=args.suite,
+        benchmarks=args.benchmark or [],
+        modes=args.mode or [],
+        results_dir=args.results,
+        data_dir=args.data,
+        device=args.device,
+        timeout_s=args.timeout,
+        command=["benchsite", *sys.argv[1:]],
+    )
+    outcome = run_suite(request)
+    return 0 if outcome.all_succeeded else 1
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from generator.results import load_results
+
+    report = load_results(args.paths)
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    good, bad = len(report.results), len(report.bad_files)
+    print(f"{good} valid, {bad} invalid result file(s) in {', '.join(map(str, args.paths))}")
+    if report.problems:
+        raise InvalidResults(f"{len(report.problems)} problem(s) in {bad} file(s)")
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from generator.build import build
+
+    site_index = build(results=args.results, site_dir=args.site_dir, strict=args.strict)
+    print(site_index)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from generator.serve import serve
+
+    serve(results=args.results, dev_addr=args.dev_addr)
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from runners.schema import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="benchsite", description="Run deep-learning benchmarks and publish them as a static site.")
+    parser.add_argument("--version", action="version", version=f"benchsite {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a suite; write one YAML file per run into the results folder")
+    run.add_argument("--suite", default="quick", help="suite name from runners/suites/ or a path to a suite YAML (default: quick)")
+    run.add_argument("--benchmark", action="append", metavar="NAME", help="run only this benchmark (repeatable)")
+    run.add_argument("--mode", action="append", choices=["convergence", "throughput", "inference"], help="run only this mode (repeatable)")
+    run.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="folder to write result files into (default: results)")
+    run.add_argument("--data", type=Path, help="an ImageNet-style image folder (train/<class>/*, val/<class>/*) for suites that need one")
+    run.add_argument("--device", default="auto", help="auto (cuda if available, else cpu), cpu or cuda (default: auto)")
+    run.add_argument("--timeout", type=float, help="wall-clock limit per run in seconds (default: the benchmark's timeout_s)")
+    run.set_defaults(func=_cmd_run)
+
+    validate = sub.add_parser("validate", help="check result files; print every problem as 'path: field: message'")
+    validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="result files or folders")
+    validate.set_defaults(func=_cmd_validate)
+
+    build = sub.add_parser("build", help="generate the site's source from results and build it with mkdocs")
+    build.add_argument("--results", type=Path, action="append", help="results folder (repeatable; default: results)")
+    build.add_argument("--site-dir", type=Path, default=DEFAULT_SITE, help="where to write the HTML site (default: site)")
+    build.add_argument("--strict", action="store_true", help="fail on any invalid result file instead of skipping it")
+    build.set_defaults(func=_cmd_build)
+
+    serve = sub.add_parser("serve", help="build, serve on localhost and rebuild when results or templates change")
+    serve.add_argument("--results", type=Path, action="append", help="results folder (repeatable; default: results)")
+    serve.add_argument("--dev-addr", default="127.0.0.1:8000", help="address to serve on (default: 127.0.0.1:8000)")
+    serve.set_defaults(func=_cmd_serve)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of a result file")
+    schema.set_defaults(func=_cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``benchsite`` console script."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "results", None) is None or isinstance(args.results, list):
+        if args.command in ("build", "serve"):
+            args.results = args.results or [DEFAULT_RESULTS]
+    try:
+        return args.func(args)
+    except (BenchsiteError, SuiteError) as exc:
+        print(f"benchsite {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"benchsite {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Load and validate result files: every problem collected, the good files kept."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runners.schema import Problem, Result, ResultFileError, iter_result_files, read_result
+
+
+@dataclass(frozen=True)
+class LoadedResult:
+    """A valid result and the file it came from (relative to the results root when possible)."""
+
+    path: Path
+    source: str
+    result: Result
+
+
+@dataclass
+class LoadReport:
+    results: list[LoadedResult] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    files: int = 0
+
+    @property
+    def bad_files(self) -> list[str]:
+        return sorted({p.path for p in self.problems})
+
+
+def _source_name(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix() if root.is_dir() else path.name
+    except ValueError:
+        return path.as_posix()
+
+
+def load_results(
+    roots: Iterable[str | os.PathLike[str]],
+    progress: Callable[[int, Path], None] | None = None,
+) -> LoadReport:
+    """Read every result file under ``roots``; a bad file adds problems, never stops the rest."""
+    report = LoadReport()
+    for root in map(Path, roots):
+        try:
+            paths = list(iter_result_files(root))
+        except FileNotFoundError as exc:
+            report.problems.append(Problem(root, "<path>", str(exc).split(": ", 1)[-1]))
+            continue
+        for path in paths:
+            report.files += 1
+            if progress:
+                progress(report.files, path)
+            try:
+                result = read_result(path)
+            except ResultFileError as exc:
+                report.problems.extend(exc.problems)
+                continue
+            report.results.append(LoadedResult(path, _source_name(path, root), result))
+    return report

@@ -1,0 +1,54 @@
+"""Write result files atomically under unique names: two runners never clobber each other."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tempfile
+from pathlib import Path
+
+from runners.schema import Result, dump_result_yaml, read_result_bytes
+
+
+def result_filename(result: Result) -> str:
+    """``<run id>.yaml``; the run id already carries a time stamp and random suffix."""
+    return f"{result.run.id}.yaml"
+
+
+def new_run_id(benchmark: str, mode: str, framework: str, precision: str, when_utc) -> str:
+    """A run id that sorts by time and is unique across machines (random suffix)."""
+    stamp = when_utc.strftime("%Y%m%dT%H%M%SZ")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{benchmark}-{mode}-{framework}-{precision}")
+    return f"{stamp}-{slug}-{secrets.token_hex(4)}"
+
+
+def result_dir(root: str | os.PathLike[str], result: Result) -> Path:
+    """``root/YYYY/MM/DD``, by the run's start date (UTC)."""
+    started = result.run.started_utc
+    return Path(root) / f"{started:%Y}" / f"{started:%m}" / f"{started:%d}"
+
+
+def write_result(result: Result, root: str | os.PathLike[str]) -> Path:
+    """Write ``result`` under ``root`` atomically; never replace an existing file.
+
+    The YAML is written to a temporary file in the target folder, fsynced,
+    read back through the same validation the generator uses, and then
+    hard-linked to its final name: ``link`` fails instead of overwriting, so a
+    name collision raises FileExistsError rather than losing a result.
+    """
+    folder = result_dir(root, result)
+    folder.mkdir(parents=True, exist_ok=True)
+    text = dump_result_yaml(result).encode("utf-8")
+    final = folder / result_filename(result)
+    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".yaml", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        read_result_bytes(Path(tmp_name).read_bytes(), final)
+        os.link(tmp_name, final)
+    finally:
+        os.unlink(tmp_name)
+    return final
