@@ -1,0 +1,95 @@
+"""What a framework backend provides to the modes: model, data, a training epoch, evaluation, a forward pass."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from runners.datasets import DatasetInfo
+from runners.record import RunSpec
+
+
+class RunFailure(Exception):
+    """A run that ended without success; ``status`` is the schema status to record."""
+
+    status = "failed"
+
+
+class Diverged(RunFailure):
+    """The training loss became NaN or infinite."""
+
+    status = "diverged"
+
+
+class OutOfMemory(RunFailure):
+    """The device ran out of memory."""
+
+    status = "oom"
+
+
+class UnsupportedPrecision(RunFailure):
+    """The precision cannot run on this device or backend."""
+
+
+@dataclass
+class EpochStats:
+    samples: int
+    steps: int
+    loss_mean: float
+    time_s: float
+    data_time_s: float
+    lr: float
+
+
+@dataclass
+class EvalStats:
+    metrics: dict[str, float]
+    per_subject: list[tuple[str, int, dict[str, float]]] = field(default_factory=list)
+
+
+class Backend(ABC):
+    """One framework's implementation of the work the modes time."""
+
+    name: str
+    timer: str
+
+    def __init__(self, spec: RunSpec, dataset: DatasetInfo | None, device: str) -> None:
+        self.spec, self.dataset, self.device = spec, dataset, device
+
+    @classmethod
+    @abstractmethod
+    def resolve_device(cls, requested: str) -> str:
+        """Turn 'auto' / 'cpu' / 'cuda' into the device this run uses."""
+
+    @abstractmethod
+    def precision_flags(self) -> dict[str, Any]:
+        """The effective numeric settings (so 'fp32' never silently means TF32)."""
+
+    @abstractmethod
+    def build_model(self, train: bool) -> None:
+        """Create the model (and optimizer when training): off the time-to-train clock."""
+
+    @abstractmethod
+    def open_data(self) -> None:
+        """Open the training and validation data: the first touch of the data, on the clock."""
+
+    @abstractmethod
+    def train_epoch(self, epoch: int, total_epochs: int) -> EpochStats:
+        """Run one training epoch; raise Diverged on a non-finite loss."""
+
+    @abstractmethod
+    def evaluate(self) -> EvalStats:
+        """Evaluate on the validation split: top1, top5, loss and per-class top1."""
+
+    @abstractmethod
+    def inference_batch(self, batch_size: int) -> Any:
+        """A batch of real validation images on the device, ready for the forward pass."""
+
+    @abstractmethod
+    def infer(self, batch: Any) -> None:
+        """One forward pass, finished on the device when this returns."""
+
+    def memory_peaks_mib(self) -> tuple[float | None, float | None]:
+        """Framework peak allocated and reserved device memory, when the device reports it."""
+        return None, None

@@ -1,0 +1,23 @@
+"""Modes: what is timed and how. Each takes a backend and returns the section it measured."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from runners.modes import convergence, inference
+
+ModeRunner = Callable[..., dict[str, Any]]
+
+_REGISTRY: dict[str, ModeRunner] = {
+    "convergence": convergence.run,
+    "inference": inference.run,
+}
+
+
+def get_mode(name: str) -> ModeRunner:
+    """Return the runner for mode ``name``."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"mode {name!r} is not implemented; available: {', '.join(sorted(_REGISTRY))}") from None

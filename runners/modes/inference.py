@@ -1,0 +1,63 @@
+"""Inference mode: a latency sweep over batch sizes with warm-up, minimum iterations and minimum time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from runners.frameworks.base import Backend
+from runners.schema import Inference, InferencePoint
+from runners.stats import PERCENTILE_METHOD, latency_stats, low_sample_percentiles, samples_per_second
+
+
+def measure_batch(backend: Backend, batch_size: int, warmup: int, min_iterations: int, min_time_s: float) -> InferencePoint:
+    """Time forward passes of one batch size until both the iteration and the time minimum are met."""
+    batch = backend.inference_batch(batch_size)
+    for _ in range(warmup):
+        backend.infer(batch)
+    latencies_ms: list[float] = []
+    start = time.perf_counter()
+    while len(latencies_ms) < min_iterations or time.perf_counter() - start < min_time_s:
+        t0 = time.perf_counter()
+        backend.infer(batch)  # returns once the device has finished (synchronised)
+        latencies_ms.append((time.perf_counter() - t0) * 1000)
+    duration = time.perf_counter() - start
+    n = len(latencies_ms)
+    return InferencePoint(
+        batch_size=batch_size,
+        resolution=backend.spec.benchmark.dataset.image_size,
+        warmup_iterations=warmup,
+        iterations=n,
+        duration_s=duration,
+        samples_per_s=samples_per_second(batch_size * n, duration),
+        latency_ms=latency_stats(latencies_ms),
+        sample_count=n,
+        low_sample_percentiles=low_sample_percentiles(n),
+    )
+
+
+def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """Sweep the suite's batch sizes; return the inference section."""
+    cfg = backend.spec.benchmark.inference
+    backend.build_model(train=False)
+    points = []
+    for batch_size in cfg.batch_sizes:
+        point = measure_batch(backend, batch_size, cfg.warmup_iterations, cfg.min_iterations, cfg.min_time_s)
+        lat = point.latency_ms
+        progress(f"  batch {batch_size:>4}: {point.samples_per_s:9.1f} samples/s  mean {lat.mean:.3f} ms  "
+                 f"p50 {lat.p50:.3f}  p99 {lat.p99:.3f} ms  ({point.sample_count} iterations)")
+        points.append(point)
+    allocated, reserved = backend.memory_peaks_mib()
+    return {
+        "inference": Inference(
+            precision=backend.spec.precision,
+            timer=backend.timer,
+            percentile_method=PERCENTILE_METHOD,
+            min_iterations=cfg.min_iterations,
+            min_time_s=cfg.min_time_s,
+            precision_flags=backend.precision_flags(),
+            results=points,
+        ),
+        "framework_peaks_mib": (allocated, reserved),
+    }

@@ -1,0 +1,159 @@
+"""What one run is asked to do (RunSpec) and how its result record is assembled.
+
+Used by the worker that measures and by the launcher that writes the record
+of a run that crashed or timed out, so every run ends in a result.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from runners import __version__
+from runners.environment import allowlisted_env, git_state, host_facts, package_versions
+from runners.schema import (
+    Accelerators,
+    Dataset,
+    Environment,
+    Inference,
+    Launch,
+    Mode,
+    Provenance,
+    Repeat,
+    Result,
+    Run,
+    Status,
+    Telemetry,
+    Training,
+)
+from runners.suites import Benchmark, config_hash
+
+FRAMEWORK_PACKAGES = {
+    "pytorch": ("torch", "torchvision", "timm", "numpy", "pillow", "nvidia-ml-py"),
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "keras", "numpy", "nvidia-ml-py"),
+}
+FRAMEWORK_DISTRIBUTION = {"pytorch": "torch", "tensorflow": "tensorflow"}
+
+
+class RunSpec(BaseModel):
+    """Everything a worker needs to run one benchmark in one mode and precision."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str
+    suite: str
+    benchmark: Benchmark
+    framework: str
+    mode: Mode
+    precision: str
+    seed: int
+    repeat: Repeat
+    results_dir: Path
+    data_dir: Path | None = None
+    cache_dir: Path | None = None
+    device: str = "auto"
+    command: list[str]
+    launch: Launch = Launch(engine="local")
+
+    def resolved_config(self) -> dict[str, Any]:
+        """The configuration that determines the numbers, hashed into provenance."""
+        return {
+            "benchmark": self.benchmark.model_dump(mode="json"),
+            "framework": self.framework,
+            "mode": self.mode.value,
+            "precision": self.precision,
+            "seed": self.seed,
+            "launch": self.launch.model_dump(mode="json"),
+        }
+
+
+def framework_version(framework: str) -> str:
+    """Installed version of the framework's main distribution, or 'not installed'."""
+    for name in (FRAMEWORK_DISTRIBUTION.get(framework, framework), f"{framework}-cpu"):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return "not installed"
+
+
+def capture_environment(spec: RunSpec, device: str, accelerators: Accelerators) -> Environment:
+    """Host, packages, accelerators, launch and allowlisted variables of this run."""
+    return Environment(
+        host=host_facts(),
+        python_version=sys.version.split()[0],
+        packages=package_versions(FRAMEWORK_PACKAGES.get(spec.framework, ())),
+        device=device,
+        accelerators=accelerators,
+        launch=spec.launch,
+        env_vars=allowlisted_env(),
+    )
+
+
+def provenance(spec: RunSpec) -> Provenance:
+    """benchsite version, git state, command line, config hash and seed."""
+    commit, dirty = git_state()
+    return Provenance(
+        benchsite_version=__version__,
+        git_commit=commit,
+        git_dirty=dirty,
+        command=spec.command,
+        config_hash=config_hash(spec.resolved_config()),
+        seed=spec.seed,
+    )
+
+
+def assemble(
+    spec: RunSpec,
+    *,
+    status: Status,
+    started: datetime,
+    finished: datetime,
+    environment: Environment,
+    dataset: Dataset,
+    error: str | None = None,
+    training: Training | None = None,
+    inference: Inference | None = None,
+    telemetry: Telemetry | None = None,
+    resumed: bool = False,
+) -> Result:
+    """Build the validated record of one run."""
+    bench = spec.benchmark
+    return Result(
+        schema_version=1,
+        run=Run(
+            id=spec.run_id,
+            suite=spec.suite,
+            benchmark=bench.name,
+            model=bench.model,
+            task=bench.task,
+            framework=spec.framework,
+            framework_version=framework_version(spec.framework),
+            mode=spec.mode,
+            precision=spec.precision,
+            status=status,
+            error=error,
+            started_utc=started,
+            finished_utc=finished,
+            duration_s=round((finished - started).total_seconds(), 3),
+            resumed=resumed,
+            repeat=spec.repeat,
+        ),
+        provenance=provenance(spec),
+        environment=environment,
+        dataset=dataset,
+        training=training,
+        inference=inference,
+        telemetry=telemetry or Telemetry(),
+    )
+
+
+def planned_dataset(spec: RunSpec) -> Dataset:
+    """What the suite says about the data, for a run that failed before reading it."""
+    ds = spec.benchmark.dataset
+    return Dataset(name=ds.name, version=ds.version or "unknown", image_size=ds.image_size, num_classes=ds.num_classes)

@@ -1,0 +1,43 @@
+"""Timing statistics shared by every framework: latency percentiles with their method and sample count."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from runners.schema import LatencyStats
+
+PERCENTILE_METHOD = "linear"  # numpy.percentile's default (type 7 of Hyndman & Fan)
+PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
+# A percentile is flagged when fewer than this many samples lie above it:
+# p99 needs 500 timed iterations, p95 100, p90 50, p50 10.
+MIN_SAMPLES_ABOVE = 5
+
+
+def latency_stats(samples_ms: Sequence[float]) -> LatencyStats:
+    """Mean, sample stdev, min, p50/p90/p95/p99 and max of latencies in milliseconds."""
+    values = np.asarray(samples_ms, dtype=float)
+    if values.size == 0:
+        raise ValueError("no latency samples")
+    low, high = float(values.min()), float(values.max())
+    pcts = np.percentile(values, list(PERCENTILES.values()), method=PERCENTILE_METHOD)
+    return LatencyStats(
+        mean=min(max(float(values.mean()), low), high),  # float rounding can step outside [min, max]
+        stdev=float(values.std(ddof=1)) if values.size > 1 else 0.0,
+        min=low,
+        max=high,
+        **{key: float(v) for key, v in zip(PERCENTILES, pcts, strict=True)},
+    )
+
+
+def low_sample_percentiles(sample_count: int) -> list[str]:
+    """Percentiles with fewer than MIN_SAMPLES_ABOVE samples above them at this sample count."""
+    return [key for key, q in PERCENTILES.items() if sample_count * (1 - q / 100) < MIN_SAMPLES_ABOVE]
+
+
+def samples_per_second(samples: int, seconds: float) -> float:
+    """Throughput as total samples over total time (never a mean of per-step rates)."""
+    if seconds <= 0:
+        raise ValueError("throughput needs a positive duration")
+    return samples / seconds

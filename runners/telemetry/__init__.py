@@ -1,0 +1,1 @@
+"""Telemetry and accelerator facts, framework-neutral: NVML for NVIDIA GPUs, the OS for the host."""

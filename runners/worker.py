@@ -1,0 +1,98 @@
+"""One run in its own process: set up, measure, and always write a result file.
+
+Started by a launcher as ``python -m runners.worker SPEC.json``; the launcher
+reads ``SPEC.json.out`` to learn where the result went.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+from runners.datasets import DIGITS_VERSION, DatasetInfo, describe_image_folder, prepare_digits
+from runners.frameworks import get_backend
+from runners.frameworks.base import RunFailure
+from runners.modes import get_mode
+from runners.record import RunSpec, assemble, capture_environment, planned_dataset
+from runners.schema import Dataset, Status, Telemetry, utc_now
+from runners.telemetry.host import peak_rss_mib
+from runners.telemetry.nvml import accelerator_facts
+from runners.writing import write_result
+
+ERROR_TAIL_LINES = 20
+
+
+def _prepare_dataset(spec: RunSpec) -> DatasetInfo:
+    ds = spec.benchmark.dataset
+    if ds.name == "digits":
+        return prepare_digits(spec.cache_dir, ds.image_size)
+    if ds.name == "imagefolder":
+        if spec.data_dir is None:
+            raise RunFailure(f"benchmark {spec.benchmark.name!r} reads an image folder: pass --data /path/to/imagenet")
+        return describe_image_folder(spec.data_dir, name="imagefolder", version=ds.version or "unversioned", checksum_files=False)
+    raise RunFailure(f"unknown dataset {ds.name!r}")
+
+
+def _dataset_record(info: DatasetInfo | None, spec: RunSpec) -> Dataset:
+    if info is None:
+        planned = planned_dataset(spec)
+        return planned.model_copy(update={"version": DIGITS_VERSION}) if planned.name == "digits" else planned
+    return Dataset(
+        name=info.name, version=info.version, checksum=info.checksum, train_samples=info.train_samples,
+        val_samples=info.val_samples, num_classes=info.num_classes, image_size=spec.benchmark.dataset.image_size,
+    )
+
+
+def _error_text(exc: BaseException) -> str:
+    lines = traceback.format_exception(exc)
+    tail = "".join(lines).strip().splitlines()[-ERROR_TAIL_LINES:]
+    return f"{type(exc).__name__}: {exc}\n--- last lines ---\n" + "\n".join(tail)
+
+
+def execute(spec: RunSpec) -> Path:
+    """Run ``spec`` and write its result; return the path of the result file."""
+    started = utc_now()
+    accelerators = accelerator_facts()
+    dataset = None
+    status, error, sections = Status.success, None, {}
+    device = spec.device
+    try:
+        backend_cls = get_backend(spec.framework)
+        device = backend_cls.resolve_device(spec.device)
+        dataset = _prepare_dataset(spec)
+        backend = backend_cls(spec, dataset, device)
+        print(f"[{spec.run_id}] {spec.framework} {spec.mode.value} {spec.precision} on {device}", flush=True)
+        sections = get_mode(spec.mode.value)(backend, progress=lambda line: print(line, flush=True))
+    except RunFailure as exc:
+        status, error = Status(exc.status), _error_text(exc)
+    except Exception as exc:  # noqa: BLE001 - any crash of the measured code becomes a 'failed' record
+        status, error = Status.failed, _error_text(exc)
+    allocated, reserved = sections.pop("framework_peaks_mib", (None, None))
+    result = assemble(
+        spec,
+        status=status,
+        error=error,
+        started=started,
+        finished=utc_now(),
+        environment=capture_environment(spec, device, accelerators),
+        dataset=_dataset_record(dataset, spec),
+        telemetry=Telemetry(host_peak_rss_mib=peak_rss_mib(), framework_peak_allocated_mib=allocated,
+                            framework_peak_reserved_mib=reserved),
+        **sections,
+    )
+    return write_result(result, spec.results_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``python -m runners.worker SPEC.json``."""
+    spec_path = Path((argv or sys.argv[1:])[0])
+    spec = RunSpec.model_validate_json(spec_path.read_text())
+    path = execute(spec)
+    spec_path.with_name(spec_path.name + ".out").write_text(str(path))
+    print(f"[{spec.run_id}] wrote {path}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
