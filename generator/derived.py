@@ -1,0 +1,77 @@
+"""Derived numbers: pure functions over measured values, nothing else."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+OLYMPIC_MIN_RUNS = 3
+
+
+def mean(values: Sequence[float]) -> float:
+    """Return the arithmetic mean; raise ValueError for no values."""
+    if not values:
+        raise ValueError("mean of no values")
+    return math.fsum(values) / len(values)
+
+
+def stdev(values: Sequence[float]) -> float | None:
+    """Return the sample standard deviation (n - 1), or None for fewer than two values."""
+    return statistics.stdev(values) if len(values) >= 2 else None
+
+
+def olympic_mean(values: Sequence[float]) -> float | None:
+    """Return the mean without the best and the worst value, or None for fewer than three values."""
+    if len(values) < OLYMPIC_MIN_RUNS:
+        return None
+    return mean(sorted(values)[1:-1])
+
+
+def throughput_speedup(throughput: float, baseline: float) -> float:
+    """Return how many times faster a rate is than its baseline rate (e.g. AMP vs TF32 img/s)."""
+    if baseline <= 0:
+        raise ValueError(f"baseline throughput must be > 0, got {baseline}")
+    return throughput / baseline
+
+
+def time_speedup(time_s: float, baseline_s: float) -> float:
+    """Return how many times faster a duration is than its baseline duration (e.g. time to train)."""
+    if time_s <= 0:
+        raise ValueError(f"time must be > 0, got {time_s}")
+    return baseline_s / time_s
+
+
+def scaling(throughput: float, single_device_throughput: float) -> float:
+    """Return the scaling factor of a multi-device throughput over the single-device one."""
+    return throughput_speedup(throughput, single_device_throughput)
+
+
+def scaling_efficiency(throughput: float, single_device_throughput: float, devices: int) -> float:
+    """Return the scaling factor divided by the number of devices (1.0 is linear)."""
+    if devices < 1:
+        raise ValueError(f"devices must be >= 1, got {devices}")
+    return scaling(throughput, single_device_throughput) / devices
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean, spread and olympic mean of the repeats of one configuration."""
+
+    n: int
+    mean: float
+    stdev: float | None
+    olympic: float | None
+    min: float
+    max: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Summary:
+        """Summarise one or more values."""
+        return cls(len(values), mean(values), stdev(values), olympic_mean(values), min(values), max(values))
+
+    @property
+    def headline(self) -> float:
+        """The number a table shows: the olympic mean when there is one, else the mean."""
+        return self.mean if self.olympic is None else self.olympic

@@ -1,0 +1,156 @@
+"""Pages: Jinja2 templates in site_templates/ turned into Markdown, every result string escaped."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+from generator.aggregate import Aggregate, BenchmarkAggregate
+from generator.charts import Chart
+from generator.errors import BuildError
+from generator.results import LoadedResult
+from runners.schema import Problem
+from runners.suites import Benchmark, SuiteError, load_suite
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "site_templates"
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>])")  # python-markdown's ESCAPED_CHARS
+_UNSAFE_IN_TITLE = re.compile(r"[<>&\"'`]")
+MISSING = "\N{EN DASH}"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One generated Markdown page."""
+
+    path: str  # relative to the docs folder
+    title: str
+    markdown: str
+
+
+# --- filters -------------------------------------------------------------------
+
+
+def num(value: float | None, digits: int = 3) -> str:
+    """Format a number with at most ``digits`` decimals; a dash for a missing one."""
+    if value is None:
+        return MISSING
+    text = f"{value:.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def pct(value: float | None) -> str:
+    """Format a fraction as a percentage with at most two decimals."""
+    return num(None if value is None else value * 100, 2)
+
+
+def utc(value: datetime | None) -> str:
+    """Format a timestamp as 'YYYY-MM-DD HH:MM UTC'."""
+    return MISSING if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def safe_title(text: str) -> str:
+    """Drop characters that could turn a title into markup (nav, <title>, table of contents)."""
+    return _UNSAFE_IN_TITLE.sub("", text).strip() or "untitled"
+
+
+def heading(text: str) -> Markup:
+    """Make text safe for a Markdown heading: no markup characters, Markdown syntax escaped."""
+    return Markup(_MARKDOWN_SPECIAL.sub(r"\\\1", safe_title(text)))  # noqa: S704 - markup characters removed
+
+
+def mdtext(text: str) -> Markup:
+    """HTML-escape text and backslash-escape Markdown syntax, for text outside HTML blocks."""
+    return Markup(_MARKDOWN_SPECIAL.sub(r"\\\1", str(escape(text))))  # noqa: S704 - HTML-escaped first
+
+
+def first_line(text: str | None, limit: int = 200) -> str:
+    """Return the first non-empty line of a text, shortened to ``limit`` characters."""
+    line = next((ln.strip() for ln in (text or "").splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+# --- environment ---------------------------------------------------------------
+
+
+def environment(links: dict[str, str]) -> jinja2.Environment:
+    """Return the strict, autoescaping template environment; ``links`` maps result paths to published files."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(num=num, pct=pct, utc=utc, heading=heading, mdtext=mdtext, first_line=first_line)
+
+    def source_href(loaded: LoadedResult) -> str:
+        return links[str(loaded.path)]
+
+    env.globals["source_href"] = source_href
+    return env
+
+
+def _render(env: jinja2.Environment, template: str, path: str, **context: Any) -> str:
+    root = "../" * path.count("/")
+    try:
+        return env.get_template(template).render(root=root, **context)
+    except jinja2.TemplateError as exc:
+        where = f"{exc.filename}:{exc.lineno}" if isinstance(exc, jinja2.TemplateSyntaxError) else template
+        raise BuildError(f"template {where}: {exc.message}") from None
+
+
+# --- suites --------------------------------------------------------------------
+
+
+@cache
+def _suite_benchmarks(suite: str) -> dict[str, Benchmark]:
+    try:
+        return {b.name: b for b in load_suite(suite).benchmarks}
+    except SuiteError:
+        return {}
+
+
+def suite_benchmark(bench: BenchmarkAggregate) -> Benchmark | None:
+    """Return the suite's definition of a benchmark, or None when its suite is not found."""
+    return _suite_benchmarks(bench.suite).get(bench.name)
+
+
+def model_title(bench: BenchmarkAggregate, spec: Benchmark | None) -> str:
+    """Name a model page: the suite's title, else the model name(s) the runs report."""
+    return spec.title if spec else ", ".join(bench.models)
+
+
+# --- pages ---------------------------------------------------------------------
+
+
+def render_pages(agg: Aggregate, charts: dict[str, dict[str, Chart]], links: dict[str, str], problems: list[Problem]) -> list[Page]:
+    """Render the home page, one page per benchmark and the data page."""
+    env = environment(links)
+    specs = {b.slug: suite_benchmark(b) for b in agg.benchmarks}
+    titles = {b.slug: model_title(b, specs[b.slug]) for b in agg.benchmarks}
+    pages = [Page("index.md", "Home", _render(env, "home.md.j2", "index.md", agg=agg, titles=titles))]
+    for bench in agg.benchmarks:
+        path = f"models/{bench.slug}.md"
+        markdown = _render(
+            env, "model.md.j2", path, bench=bench, spec=specs[bench.slug], title=titles[bench.slug], charts=charts[bench.slug]
+        )
+        pages.append(Page(path, safe_title(titles[bench.slug]), markdown))
+    pages.append(Page("data.md", "Data", _render(env, "data.md.j2", "data.md", agg=agg, problems=problems)))
+    return pages
+
+
+def nav(pages: list[Page]) -> list[dict[str, Any]]:
+    """Return the mkdocs nav: Home, Models (one entry per benchmark), Data."""
+    models = [{page.title: page.path} for page in pages if page.path.startswith("models/")]
+    entries: list[dict[str, Any]] = [{page.title: page.path} for page in pages if "/" not in page.path]
+    if models:
+        entries.insert(1, {"Models": models})
+    return entries
