@@ -105,9 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``benchsite`` console script."""
     args = build_parser().parse_args(argv)
-    if getattr(args, "results", None) is None or isinstance(args.results, list):
-        if args.command in ("build", "serve"):
-            args.results = args.results or [DEFAULT_RESULTS]
+    if args.command in ("build", "serve") and not args.results:
+        args.results = [DEFAULT_RESULTS]
     try:
         return args.func(args)
     except (BenchsiteError, SuiteError) as exc:

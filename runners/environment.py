@@ -92,7 +92,9 @@ def git_state(source_dir: Path | None = None) -> tuple[str | None, bool | None]:
     """Commit and dirty flag of the benchsite checkout that runs (results/ changes ignored)."""
     cwd = source_dir or Path(__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
         status = subprocess.run(
             ["git", "status", "--porcelain", "--", ".", ":(exclude)results"],
             cwd=cwd, capture_output=True, text=True, check=True, timeout=10,

@@ -24,7 +24,7 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch so a run repeats."""
     random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002 - also seeds libraries that use the legacy global state
+    np.random.seed(seed)  # also seeds libraries that use NumPy's legacy global state
     torch.manual_seed(seed)
 
 
@@ -57,7 +57,8 @@ class PyTorchBackend(Backend):
         super().__init__(*args, **kwargs)
         precision = self.spec.precision
         if precision not in PRECISIONS:
-            raise UnsupportedPrecision(f"precision {precision!r} is not supported by the PyTorch runner; use one of {', '.join(PRECISIONS)}")
+            known = ", ".join(PRECISIONS)
+            raise UnsupportedPrecision(f"precision {precision!r} is not supported by the PyTorch runner; use one of {known}")
         if precision == "tf32" and not self.device.startswith("cuda"):
             raise UnsupportedPrecision("tf32 needs an NVIDIA GPU (Ampere or newer); this run is on the CPU")
         allow_tf32 = precision == "tf32"

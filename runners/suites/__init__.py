@@ -43,7 +43,9 @@ class DatasetSpec(_Spec):
 class TrainingSpec(_Spec):
     batch_size: Annotated[int, Field(ge=1)]
     optimizer: Literal["sgd"] = "sgd"
-    lr: Annotated[float, Field(gt=0)] = Field(description="Learning rate for lr_reference_batch images; scaled linearly with the global batch.")
+    lr: Annotated[float, Field(gt=0)] = Field(
+        description="Learning rate for lr_reference_batch images; scaled linearly with the global batch."
+    )
     lr_reference_batch: Annotated[int, Field(ge=1)] = 256
     momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
     nesterov: bool = False

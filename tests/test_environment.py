@@ -1,0 +1,85 @@
+"""Environment capture: the allowlist, NVML facts through a fake module, and the explicit 'none'."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from runners.environment import allowlisted_env, host_facts
+from runners.telemetry import nvml as nvml_facts
+
+
+def test_only_allowlisted_variables_are_recorded_never_secrets():
+    environ = {
+        "OMP_NUM_THREADS": "2", "CUDA_VISIBLE_DEVICES": "0,1", "NCCL_DEBUG": "INFO", "NCCL_IB_AUTH_KEY": "x",
+        "HF_TOKEN": "hf_secret", "AWS_SECRET_ACCESS_KEY": "s", "GITHUB_TOKEN": "t", "HOME": "/root", "PATH": "/bin",
+    }
+    assert allowlisted_env(environ) == {"CUDA_VISIBLE_DEVICES": "0,1", "NCCL_DEBUG": "INFO", "OMP_NUM_THREADS": "2"}
+
+
+def test_host_facts_describe_this_machine():
+    host = host_facts()
+    assert host.logical_cores >= 1 and host.ram_gib > 0 and host.cpu_model and host.os
+
+
+class FakeNVMLError(Exception):
+    pass
+
+
+def fake_nvml(devices: int) -> SimpleNamespace:
+    """A stand-in for pynvml with the calls benchsite makes; real NVML runs in the gpu-marked test."""
+    handles = [f"h{i}" for i in range(devices)]
+    return SimpleNamespace(
+        NVMLError=FakeNVMLError, NVML_CLOCK_SM=1, NVML_CLOCK_MEM=2,
+        nvmlDeviceGetCount=lambda: devices,
+        nvmlSystemGetDriverVersion=lambda: b"550.54.15",
+        nvmlSystemGetCudaDriverVersion=lambda: 12040,
+        nvmlDeviceGetHandleByIndex=lambda i: handles[i],
+        nvmlDeviceGetName=lambda h: "NVIDIA A100-SXM4-80GB",
+        nvmlDeviceGetUUID=lambda h: f"GPU-{h}",
+        nvmlDeviceGetMemoryInfo=lambda h: SimpleNamespace(total=80 * 2**30),
+        nvmlDeviceGetCudaComputeCapability=lambda h: (8, 0),
+        nvmlDeviceGetPowerManagementLimit=lambda h: 400000,
+        nvmlDeviceGetMaxClockInfo=lambda h, kind: {1: 1410, 2: 1593}[kind],
+    )
+
+
+def test_nvml_facts_through_the_interface():
+    facts = nvml_facts.accelerator_facts(fake_nvml(2))
+    assert facts.kind == "nvidia" and len(facts.devices) == 2
+    gpu = facts.devices[1]
+    assert (gpu.name, gpu.uuid, gpu.memory_total_mib) == ("NVIDIA A100-SXM4-80GB", "GPU-h1", 81920.0)
+    assert (gpu.driver_version, gpu.cuda_version, gpu.compute_capability) == ("550.54.15", "12.4", "8.0")
+    assert (gpu.power_limit_w, gpu.sm_clock_max_mhz, gpu.memory_clock_max_mhz) == (400.0, 1410, 1593)
+
+
+def test_unsupported_nvml_field_stays_empty():
+    fake = fake_nvml(1)
+
+    def not_supported(handle):
+        raise FakeNVMLError("Not Supported")
+
+    fake.nvmlDeviceGetPowerManagementLimit = not_supported
+    assert nvml_facts.accelerator_facts(fake).devices[0].power_limit_w is None
+
+
+def test_no_devices_is_an_explicit_none():
+    facts = nvml_facts.accelerator_facts(fake_nvml(0))
+    assert facts.kind == "none" and facts.devices == [] and "no devices" in facts.probe
+
+
+def test_this_machine_without_nvidia_records_none_without_error():
+    facts = nvml_facts.accelerator_facts()
+    if facts.kind == "nvidia":
+        pytest.skip("this machine has an NVIDIA GPU; covered by the gpu-marked test")
+    assert facts.devices == [] and facts.probe
+
+
+@pytest.mark.gpu
+def test_real_nvml_on_a_gpu_machine():
+    module, probe = nvml_facts.load_nvml()
+    if module is None:
+        pytest.skip(f"no NVIDIA GPU here ({probe})")
+    facts = nvml_facts.accelerator_facts()
+    assert facts.kind == "nvidia" and facts.devices[0].memory_total_mib > 0 and facts.devices[0].driver_version

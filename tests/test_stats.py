@@ -1,0 +1,32 @@
+"""Timing statistics against hand-computed values."""
+
+from __future__ import annotations
+
+import pytest
+
+from runners.stats import latency_stats, low_sample_percentiles, samples_per_second
+
+
+def test_latency_stats_match_hand_computed_linear_percentiles():
+    stats = latency_stats([1.0, 2.0, 3.0, 4.0, 100.0])
+    # linear interpolation at rank q*(n-1): p90 -> rank 3.6 -> 4 + 0.6*96
+    assert (stats.min, stats.p50, stats.max, stats.mean) == (1.0, 3.0, 100.0, 22.0)
+    assert stats.p90 == pytest.approx(61.6) and stats.p99 == pytest.approx(96.16)
+    assert stats.stdev == pytest.approx(43.6176569751)
+
+
+def test_constant_samples_stay_ordered():
+    stats = latency_stats([0.1] * 7)
+    assert stats.min == stats.mean == stats.p99 == stats.max == 0.1
+
+
+def test_percentiles_with_few_samples_above_them_are_flagged():
+    assert low_sample_percentiles(20) == ["p90", "p95", "p99"]
+    assert low_sample_percentiles(200) == ["p99"]
+    assert low_sample_percentiles(500) == []
+
+
+def test_throughput_is_total_samples_over_total_time():
+    assert samples_per_second(3 * 32, 0.5) == 192.0
+    with pytest.raises(ValueError):
+        samples_per_second(10, 0)
