@@ -418,7 +418,8 @@ def parse_yaml_text(text: str, path: str | os.PathLike[str]) -> Any:
 
 
 def _one_line(exc: Exception) -> str:
-    return re.sub(r"\s+", " ", str(exc)).strip()
+    # PyYAML names the text it parsed '"<unicode string>"'; the problem already starts with the real path.
+    return re.sub(r"\s+", " ", str(exc)).strip().replace(' in "<unicode string>", line', " at line")
 
 
 def validate_data(data: Any, path: str | os.PathLike[str]) -> Result:
@@ -431,7 +432,7 @@ def validate_data(data: Any, path: str | os.PathLike[str]) -> Result:
     version = data.get("schema_version")
     if version is None:
         raise ResultFileError([Problem(path, "schema_version", "missing; every result file must carry it")])
-    if version not in SUPPORTED_SCHEMA_VERSIONS:
+    if isinstance(version, bool) or version not in SUPPORTED_SCHEMA_VERSIONS:  # True == 1, yet `true` is no version
         raise ResultFileError([Problem(path, "schema_version", (
             f"unknown schema_version {version!r}; this benchsite reads {list(SUPPORTED_SCHEMA_VERSIONS)}"
             " (upgrade with: pip install -U benchsite)"))])
