@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -128,29 +129,82 @@ def model_title(bench: BenchmarkAggregate, spec: Benchmark | None) -> str:
     return spec.title if spec else ", ".join(bench.models)
 
 
-# --- pages ---------------------------------------------------------------------
+# --- page kinds ----------------------------------------------------------------
 
 
-def render_pages(agg: Aggregate, charts: dict[str, dict[str, Chart]], links: dict[str, str], problems: list[Problem]) -> list[Page]:
-    """Render the home page, one page per benchmark and the data page."""
-    env = environment(links)
-    specs = {b.slug: suite_benchmark(b) for b in agg.benchmarks}
-    titles = {b.slug: model_title(b, specs[b.slug]) for b in agg.benchmarks}
-    pages = [Page("index.md", "Home", _render(env, "home.md.j2", "index.md", agg=agg, titles=titles))]
-    for bench in agg.benchmarks:
-        path = f"models/{bench.slug}.md"
-        markdown = _render(
-            env, "model.md.j2", path, bench=bench, spec=specs[bench.slug], title=titles[bench.slug], charts=charts[bench.slug]
-        )
-        pages.append(Page(path, safe_title(titles[bench.slug]), markdown))
-    pages.append(Page("data.md", "Data", _render(env, "data.md.j2", "data.md", agg=agg, problems=problems)))
+@dataclass(frozen=True)
+class SiteContext:
+    """What every page kind may draw on."""
+
+    env: jinja2.Environment
+    agg: Aggregate
+    charts: dict[str, dict[str, Chart]]
+    problems: list[Problem]
+
+    def title(self, bench: BenchmarkAggregate) -> str:
+        """Return the title of a benchmark's page."""
+        return model_title(bench, suite_benchmark(bench))
+
+    def render(self, template: str, path: str, **context: Any) -> str:
+        """Render one template for the page at ``path`` (relative to the docs folder)."""
+        return _render(self.env, template, path, **context)
+
+
+PageKind = Callable[[SiteContext], list[Page]]
+PAGE_KINDS: dict[str, PageKind] = {}
+
+
+def page_kind(name: str) -> Callable[[PageKind], PageKind]:
+    """Register a function that turns the aggregate into pages; kinds render in registration order."""
+
+    def register(func: PageKind) -> PageKind:
+        PAGE_KINDS[name] = func
+        return func
+
+    return register
+
+
+@page_kind("home")
+def home_page(site: SiteContext) -> list[Page]:
+    """Render index.md: latest run, status counts, failed runs, hosts and links to the models."""
+    titles = {b.slug: site.title(b) for b in site.agg.benchmarks}
+    return [Page("index.md", "Home", site.render("home.md.j2", "index.md", agg=site.agg, titles=titles))]
+
+
+@page_kind("models")
+def model_pages(site: SiteContext) -> list[Page]:
+    """Render models/<benchmark>.md for every benchmark."""
+    pages = []
+    for bench in site.agg.benchmarks:
+        path, title = f"models/{bench.slug}.md", site.title(bench)
+        context = {"bench": bench, "spec": suite_benchmark(bench), "title": title, "charts": site.charts[bench.slug]}
+        pages.append(Page(path, safe_title(title), site.render("model.md.j2", path, **context)))
     return pages
 
 
+@page_kind("data")
+def data_page(site: SiteContext) -> list[Page]:
+    """Render data.md: every result file, the skipped ones and the JSON Schema."""
+    return [Page("data.md", "Data", site.render("data.md.j2", "data.md", agg=site.agg, problems=site.problems))]
+
+
+def render_pages(agg: Aggregate, charts: dict[str, dict[str, Chart]], links: dict[str, str], problems: list[Problem]) -> list[Page]:
+    """Render the pages of every registered page kind."""
+    site = SiteContext(environment(links), agg, charts, problems)
+    return [page for kind in PAGE_KINDS.values() for page in kind(site)]
+
+
 def nav(pages: list[Page]) -> list[dict[str, Any]]:
-    """Return the mkdocs nav: Home, Models (one entry per benchmark), Data."""
-    models = [{page.title: page.path} for page in pages if page.path.startswith("models/")]
-    entries: list[dict[str, Any]] = [{page.title: page.path} for page in pages if "/" not in page.path]
-    if models:
-        entries.insert(1, {"Models": models})
+    """Return the mkdocs nav: top-level pages in order, with the pages of each folder grouped under its name."""
+    entries: list[dict[str, Any]] = []
+    sections: dict[str, list[dict[str, str]]] = {}
+    for page in pages:
+        folder, _, _ = page.path.rpartition("/")
+        if not folder:
+            entries.append({page.title: page.path})
+        elif folder not in sections:
+            sections[folder] = [{page.title: page.path}]
+            entries.append({folder.replace("-", " ").capitalize(): sections[folder]})
+        else:
+            sections[folder].append({page.title: page.path})
     return entries

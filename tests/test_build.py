@@ -13,6 +13,7 @@ import yaml
 from generator.build import build
 from generator.charts import to_svg
 from generator.errors import InvalidResults
+from generator.serve import snapshot
 from runners.schema import json_schema
 
 DATA = Path(__file__).parent / "data"
@@ -161,3 +162,14 @@ def test_site_requests_nothing_outside_itself(built):
         text = path.read_text(encoding="utf-8")
         assert not re.search(r'<(script|img|link|iframe)[^>]+(src|href)="(https?:)?//', text), path
         assert "fonts.googleapis" not in text and "fonts.gstatic" not in text, path
+
+
+def test_serve_snapshot_sees_new_and_changed_files(tmp_path):
+    result = tmp_path / "a.yaml"
+    result.write_text("one", encoding="utf-8")
+    before = snapshot([tmp_path, tmp_path / "missing"])
+    result.write_text("one more", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.yaml").write_text("two", encoding="utf-8")
+    after = snapshot([tmp_path])
+    assert after != before and set(after) == {str(result), str(tmp_path / "sub" / "b.yaml")}
