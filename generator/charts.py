@@ -25,7 +25,7 @@ class Chart:
     svg: str
 
 
-def to_svg(chart: alt.Chart) -> str:
+def to_svg(chart: alt.TopLevelMixin) -> str:
     """Render an Altair chart to SVG offline; raise BuildError if vl-convert fails."""
     try:
         return vl_convert.vegalite_to_svg(chart.to_dict(), allowed_base_urls=[])
@@ -56,18 +56,20 @@ def accuracy_chart(bench: BenchmarkAggregate) -> Chart | None:
     if not rows:
         return None
     metric = bench.convergence[-1].metric
-    chart = _line_chart(
+    lines = _line_chart(
         rows,
         alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
         alt.Y("value:Q", title=f"validation {metric} (%)", scale=alt.Scale(zero=False)),
         "series",
         f"Validation {metric} vs epoch",
     )
+    targets = alt.Data(values=[{"target": t * 100} for t in sorted({row.target for row in bench.convergence})])
+    chart = alt.layer(lines, alt.Chart(targets).mark_rule(strokeDash=[4, 4], color="gray").encode(y="target:Q"))
     runs = sum(len(r.runs) for r in bench.convergence)
     return Chart(
         path=f"charts/{bench.slug}-accuracy.svg",
         alt=f"Line chart of validation {metric} in percent against epoch for {runs} convergence run(s) of {bench.name}.",
-        caption=f"Validation {metric} after each epoch, one line per convergence run; the targets are in the table above.",
+        caption=f"Validation {metric} after each epoch, one line per convergence run; the dashed line is the target.",
         svg=to_svg(chart),
     )
 
