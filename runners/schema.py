@@ -64,7 +64,7 @@ class Repeat(Strict):
     @model_validator(mode="after")
     def _index_in_range(self) -> Repeat:
         if self.index >= self.count:
-            raise ValueError(f"index {self.index} must be < count {self.count}")
+            raise ValueError(f"index: {self.index} must be < count {self.count}")
         return self
 
 
@@ -89,9 +89,9 @@ class Run(Strict):
     @model_validator(mode="after")
     def _times_ordered(self) -> Run:
         if self.finished_utc < self.started_utc:
-            raise ValueError("finished_utc must not be before started_utc")
+            raise ValueError("finished_utc: must not be before started_utc")
         if self.status is not Status.success and not self.error:
-            raise ValueError(f"status {self.status.value!r} needs an error text")
+            raise ValueError(f"error: required when status is {self.status.value!r}")
         return self
 
 
@@ -141,9 +141,9 @@ class Accelerators(Strict):
     @model_validator(mode="after")
     def _devices_match_kind(self) -> Accelerators:
         if self.kind == "none" and self.devices:
-            raise ValueError("kind 'none' must list no devices")
+            raise ValueError("devices: must be empty when kind is 'none'")
         if self.kind != "none" and not self.devices:
-            raise ValueError(f"kind {self.kind!r} must list its devices")
+            raise ValueError(f"devices: must list the devices when kind is {self.kind!r}")
         return self
 
 
@@ -156,7 +156,7 @@ class Launch(Strict):
     @model_validator(mode="after")
     def _world_size(self) -> Launch:
         if self.world_size != self.nodes * self.procs_per_node:
-            raise ValueError(f"world_size {self.world_size} != nodes {self.nodes} x procs_per_node {self.procs_per_node}")
+            raise ValueError(f"world_size: {self.world_size} != nodes {self.nodes} x procs_per_node {self.procs_per_node}")
         return self
 
 
@@ -212,9 +212,9 @@ class TimeToTarget(Strict):
     @model_validator(mode="after")
     def _reached_has_time(self) -> TimeToTarget:
         if self.reached and self.time_to_target_s is None:
-            raise ValueError("reached is true but time_to_target_s is missing")
+            raise ValueError("time_to_target_s: required when reached is true")
         if not self.reached and self.time_to_target_s is not None:
-            raise ValueError("time_to_target_s given although the target was not reached")
+            raise ValueError("time_to_target_s: must be null when the target was not reached")
         return self
 
 
@@ -250,7 +250,7 @@ class Training(Strict):
     @model_validator(mode="after")
     def _global_batch(self) -> Training:
         if self.global_batch < self.batch_per_device:
-            raise ValueError(f"global_batch {self.global_batch} < batch_per_device {self.batch_per_device}")
+            raise ValueError(f"global_batch: {self.global_batch} < batch_per_device {self.batch_per_device}")
         return self
 
 
@@ -349,11 +349,11 @@ class Result(Strict):
             return self
         mode = self.run.mode
         if mode is Mode.convergence and (self.training is None or self.training.time_to_target is None):
-            raise ValueError("a successful convergence run needs training.time_to_target")
+            raise ValueError("training.time_to_target: required for a successful convergence run")
         if mode is Mode.throughput and (self.training is None or self.training.throughput is None):
-            raise ValueError("a successful throughput run needs training.throughput")
+            raise ValueError("training.throughput: required for a successful throughput run")
         if mode is Mode.inference and (self.inference is None or not self.inference.results):
-            raise ValueError("a successful inference run needs inference.results")
+            raise ValueError("inference.results: required for a successful inference run")
         return self
 
 
@@ -386,12 +386,19 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
     return name or "<file>"
 
 
+_NAMED_FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*): (.+)$", re.DOTALL)
+
+
 def problems_from_validation(path: str | os.PathLike[str], error: ValidationError) -> list[Problem]:
     """Turn pydantic's error list into ``path: field: message`` problems."""
     problems: dict[tuple[str, str], Problem] = {}
     for err in error.errors(include_url=False):
         field = _field_name(err["loc"])
         message = err["msg"].removeprefix("Value error, ")
+        # A cross-field check names the field it blames as "name: message" (see the validators above).
+        if err["type"] == "value_error" and (named := _NAMED_FIELD.match(message)):
+            field = f"{field}.{named[1]}" if field != "<file>" else named[1]
+            message = named[2]
         problems.setdefault((field, message), Problem(path, field, message))
     return list(problems.values())
 

@@ -111,16 +111,16 @@ CASES = [
     ),
     Case("top-level-list", (("<file>", "must be a mapping, got list"),), file="top_level_list.yaml"),
     Case("unknown-key", (("telemetry.host_peak_rss_mb", "Extra inputs are not permitted"),), file="unknown_key_typo.yaml"),
-    Case("finished-before-started", (("run", "finished_utc must not be before started_utc"),), file="finished_before_started.yaml"),
-    Case("failed-without-error", (("run", "status 'failed' needs an error text"),), file="failed_without_error.yaml"),
+    Case("finished-before-started", (("run.finished_utc", "must not be before started_utc"),), file="finished_before_started.yaml"),
+    Case("failed-without-error", (("run.error", "required when status is 'failed'"),), file="failed_without_error.yaml"),
     Case(
         "accelerators-none-with-devices",
-        (("environment.accelerators", "kind 'none' must list no devices"),),
+        (("environment.accelerators.devices", "must be empty when kind is 'none'"),),
         file="accelerators_none_with_devices.yaml",
     ),
     Case(
         "convergence-without-time-to-target",
-        (("<file>", "a successful convergence run needs training.time_to_target"),),
+        (("training.time_to_target", "required for a successful convergence run"),),
         file="convergence_without_time_to_target.yaml",
     ),
     Case(

@@ -120,5 +120,5 @@ def test_invalid_result_is_refused_before_it_gets_a_name(tmp_path: Path):
     bad = _with_run(_sample(), id=_fresh_id(_sample()), status=Status.failed, error=None)
     with pytest.raises(ResultFileError) as info:
         write_result(bad, tmp_path)
-    assert [(p.field, p.message) for p in info.value.problems] == [("run", "status 'failed' needs an error text")]
+    assert [(p.field, p.message) for p in info.value.problems] == [("run.error", "required when status is 'failed'")]
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
