@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import benchsite
+from conftest import run_cli
 
 from runners.schema import Mode, Status, iter_result_files, read_result
 
 pytestmark = pytest.mark.slow
 
 
-def run_cli(args: list[str], cache: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "BENCHSITE_CACHE": str(cache)}
-    return subprocess.run(benchsite(*args), capture_output=True, text=True, env=env, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, dataset_cache: Path):
-    results = tmp_path_factory.mktemp("results")
-    proc = run_cli(["run", "--suite", str(data_dir / "suites" / "tiny.yaml"), "--results", str(results)], dataset_cache)
-    files = list(iter_result_files(results))
-    return proc, {read_result(p).run.mode: read_result(p) for p in files}, files
-
-
 def test_tiny_suite_writes_one_valid_file_per_mode(tiny_run):
-    proc, by_mode, files = tiny_run
+    proc, by_mode, files = tiny_run.proc, tiny_run.by_mode, tiny_run.files
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len(files) == 2
     assert set(by_mode) == {Mode.convergence, Mode.inference}
@@ -38,7 +23,7 @@ def test_tiny_suite_writes_one_valid_file_per_mode(tiny_run):
 
 
 def test_convergence_records_time_to_target_with_mlperf_boundaries(tiny_run):
-    result = tiny_run[1][Mode.convergence]
+    result = tiny_run.by_mode[Mode.convergence]
     ttt = result.training.time_to_target
     assert ttt.reached and ttt.metric == "top1" and ttt.target == 0.3
     assert ttt.init_time_s >= 0
@@ -56,7 +41,7 @@ def test_convergence_records_time_to_target_with_mlperf_boundaries(tiny_run):
 
 
 def test_inference_sweep_records_percentiles_method_and_sample_count(tiny_run):
-    inference = tiny_run[1][Mode.inference].inference
+    inference = tiny_run.by_mode[Mode.inference].inference
     assert [p.batch_size for p in inference.results] == [1, 4]
     assert inference.percentile_method == "linear"
     for point in inference.results:
@@ -69,7 +54,7 @@ def test_inference_sweep_records_percentiles_method_and_sample_count(tiny_run):
 
 
 def test_environment_and_provenance_are_recorded(tiny_run):
-    result = tiny_run[1][Mode.inference]
+    result = tiny_run.by_mode[Mode.inference]
     env = result.environment
     assert env.accelerators.kind in ("none", "nvidia")
     assert env.packages["torch"] and env.host.logical_cores >= 1
@@ -97,3 +82,36 @@ def test_unknown_suite_is_one_line_and_exit_1(dataset_cache: Path):
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0
     assert "unknown suite 'no-such-suite'" in proc.stderr and "quick" in proc.stderr
+
+
+def test_image_folder_dataset_reads_a_users_folder(tmp_path: Path, tiny_run, dataset_cache: Path):
+    """A suite on an ImageNet-style folder given with --data records that folder's facts and version."""
+    folder = next(dataset_cache.glob("datasets/sklearn-digits-v1-16px"))
+    suite = tmp_path / "folder.yaml"
+    suite.write_text(
+        "name: folder\ndescription: an image folder given on the command line\nbenchmarks:\n"
+        "  - {name: folder-test-resnet, title: t, model: TestResNet, description: d,\n"
+        "     implementations: {pytorch: test_resnet},\n"
+        "     dataset: {name: imagefolder, version: my-release-2026-11, image_size: 16, num_classes: 10},\n"
+        "     quality_target: {value: 0.5}, modes: [inference], training: {batch_size: 8, lr: 0.1, max_epochs: 1},\n"
+        "     inference: {batch_sizes: [2], warmup_iterations: 1, min_iterations: 5, min_time_s: 0}}\n"
+    )
+    proc = run_cli(["run", "--suite", str(suite), "--results", str(tmp_path / "r"), "--data", str(folder)], dataset_cache)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (result,) = map(read_result, iter_result_files(tmp_path / "r"))
+    assert (result.dataset.name, result.dataset.version) == ("imagefolder", "my-release-2026-11")
+    assert result.dataset.train_samples == 1438 and result.dataset.num_classes == 10
+
+
+def test_image_folder_without_data_is_a_failed_record_naming_the_option(tmp_path: Path, dataset_cache: Path):
+    suite = tmp_path / "nodata.yaml"
+    suite.write_text(
+        "name: nodata\ndescription: d\nbenchmarks:\n"
+        "  - {name: nodata, title: t, model: M, description: d, implementations: {pytorch: test_resnet},\n"
+        "     dataset: {name: imagefolder, version: v1}, quality_target: {value: 0.5}, modes: [convergence],\n"
+        "     training: {batch_size: 8, lr: 0.1, max_epochs: 1}}\n"
+    )
+    proc = run_cli(["run", "--suite", str(suite), "--results", str(tmp_path / "r")], dataset_cache)
+    assert proc.returncode == 1
+    (result,) = map(read_result, iter_result_files(tmp_path / "r"))
+    assert result.run.status is Status.failed and "--data" in result.run.error
