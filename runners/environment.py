@@ -18,14 +18,37 @@ from runners.schema import Host
 
 # Only these variables are recorded; a name that looks like a credential is
 # refused even if it matches (HF_TOKEN, WANDB_API_KEY, AWS_SECRET_ACCESS_KEY...).
-ENV_ALLOWLIST = frozenset({
-    "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "CUDA_LAUNCH_BLOCKING", "CUBLAS_WORKSPACE_CONFIG",
-    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "KMP_AFFINITY",
-    "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES", "NVIDIA_PYTORCH_VERSION", "NVIDIA_TENSORFLOW_VERSION",
-    "PYTORCH_CUDA_ALLOC_CONF", "TORCH_CUDNN_V8_API_ENABLED", "TF_ENABLE_ONEDNN_OPTS", "TF_XLA_FLAGS",
-    "TF_GPU_ALLOCATOR", "TF_CPP_MIN_LOG_LEVEL", "XLA_FLAGS", "SLURM_JOB_ID", "SLURM_NNODES", "SLURM_NTASKS",
-    "SLURM_JOB_PARTITION", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_PORT",
-})
+ENV_ALLOWLIST = frozenset(
+    {
+        "CUDA_VISIBLE_DEVICES",
+        "CUDA_DEVICE_ORDER",
+        "CUDA_LAUNCH_BLOCKING",
+        "CUBLAS_WORKSPACE_CONFIG",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "OPENBLAS_CORETYPE",
+        "KMP_AFFINITY",
+        "NVIDIA_VISIBLE_DEVICES",
+        "NVIDIA_DRIVER_CAPABILITIES",
+        "NVIDIA_PYTORCH_VERSION",
+        "NVIDIA_TENSORFLOW_VERSION",
+        "PYTORCH_CUDA_ALLOC_CONF",
+        "TORCH_CUDNN_V8_API_ENABLED",
+        "TF_ENABLE_ONEDNN_OPTS",
+        "TF_XLA_FLAGS",
+        "TF_GPU_ALLOCATOR",
+        "TF_CPP_MIN_LOG_LEVEL",
+        "XLA_FLAGS",
+        "SLURM_JOB_ID",
+        "SLURM_NNODES",
+        "SLURM_NTASKS",
+        "SLURM_JOB_PARTITION",
+        "WORLD_SIZE",
+        "LOCAL_WORLD_SIZE",
+        "MASTER_PORT",
+    }
+)
 ENV_ALLOWED_PREFIXES = ("NCCL_",)
 SECRET_LOOKING = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_KEY|PRIVATE|_KEY$|AUTH", re.IGNORECASE)
 
@@ -97,7 +120,11 @@ def git_state(source_dir: Path | None = None) -> tuple[str | None, bool | None]:
         ).stdout.strip()
         status = subprocess.run(
             ["git", "status", "--porcelain", "--", ".", ":(exclude)results"],
-            cwd=cwd, capture_output=True, text=True, check=True, timeout=10,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None, None

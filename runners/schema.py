@@ -11,8 +11,9 @@ import math
 import os
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
-from enum import Enum
+from datetime import UTC, datetime
+from enum import StrEnum
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -39,13 +40,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     convergence = "convergence"
     throughput = "throughput"
     inference = "inference"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     success = "success"
     failed = "failed"
     diverged = "diverged"
@@ -203,7 +204,9 @@ class TimeToTarget(Strict):
     metric: str
     target: float
     reached: bool
-    time_to_target_s: NonNegFloat | None = Field(None, description="First touch of the data to the first evaluation at or above target; evaluation on the clock.")
+    time_to_target_s: NonNegFloat | None = Field(
+        None, description="First touch of the data to the first evaluation at or above target; evaluation on the clock."
+    )
     init_time_s: NonNegFloat = Field(description="Model and optimizer set-up, kept off the clock as in MLPerf.")
     epochs: NonNegInt = Field(description="Epochs run until the target was reached (or until the run stopped).")
     max_epochs: PosInt
@@ -274,7 +277,7 @@ class LatencyStats(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> LatencyStats:
         chain = ["min", *PERCENTILE_KEYS, "max"]
-        for low, high in zip(chain, chain[1:]):
+        for low, high in pairwise(chain):
             if getattr(self, high) < getattr(self, low):
                 raise ValueError(f"{high} ({getattr(self, high)}) must be >= {low} ({getattr(self, low)})")
         if not self.min <= self.mean <= self.max:
@@ -440,9 +443,18 @@ def validate_data(data: Any, path: str | os.PathLike[str]) -> Result:
     if version is None:
         raise ResultFileError([Problem(path, "schema_version", "missing; every result file must carry it")])
     if isinstance(version, bool) or version not in SUPPORTED_SCHEMA_VERSIONS:  # True == 1, yet `true` is no version
-        raise ResultFileError([Problem(path, "schema_version", (
-            f"unknown schema_version {version!r}; this benchsite reads {list(SUPPORTED_SCHEMA_VERSIONS)}"
-            " (upgrade with: pip install -U benchsite)"))])
+        raise ResultFileError(
+            [
+                Problem(
+                    path,
+                    "schema_version",
+                    (
+                        f"unknown schema_version {version!r}; this benchsite reads {list(SUPPORTED_SCHEMA_VERSIONS)}"
+                        " (upgrade with: pip install -U benchsite)"
+                    ),
+                )
+            ]
+        )
     problems: list[Problem] = []
     _check_finite(data, "", path, problems)
     try:
@@ -515,4 +527,4 @@ def json_schema() -> dict[str, Any]:
 
 def utc_now() -> datetime:
     """The current time in UTC, with microseconds."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

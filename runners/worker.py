@@ -39,8 +39,13 @@ def _dataset_record(info: DatasetInfo | None, spec: RunSpec) -> Dataset:
         planned = planned_dataset(spec)
         return planned.model_copy(update={"version": DIGITS_VERSION}) if planned.name == "digits" else planned
     return Dataset(
-        name=info.name, version=info.version, checksum=info.checksum, train_samples=info.train_samples,
-        val_samples=info.val_samples, num_classes=info.num_classes, image_size=spec.benchmark.dataset.image_size,
+        name=info.name,
+        version=info.version,
+        checksum=info.checksum,
+        train_samples=info.train_samples,
+        val_samples=info.val_samples,
+        num_classes=info.num_classes,
+        image_size=spec.benchmark.dataset.image_size,
     )
 
 
@@ -77,8 +82,7 @@ def execute(spec: RunSpec) -> Path:
         finished=utc_now(),
         environment=capture_environment(spec, device, accelerators),
         dataset=_dataset_record(dataset, spec),
-        telemetry=Telemetry(host_peak_rss_mib=peak_rss_mib(), framework_peak_allocated_mib=allocated,
-                            framework_peak_reserved_mib=reserved),
+        telemetry=Telemetry(host_peak_rss_mib=peak_rss_mib(), framework_peak_allocated_mib=allocated, framework_peak_reserved_mib=reserved),
         **sections,
     )
     return write_result(result, spec.results_dir)

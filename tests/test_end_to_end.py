@@ -24,7 +24,9 @@ def built_site(tiny_run, tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("site")
     proc = subprocess.run(
         benchsite("build", "--strict", "--results", str(tiny_run.results_dir), "--site-dir", str(site)),
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == str(site / "index.html")

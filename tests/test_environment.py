@@ -12,8 +12,15 @@ from runners.telemetry import nvml as nvml_facts
 
 def test_only_allowlisted_variables_are_recorded_never_secrets():
     environ = {
-        "OMP_NUM_THREADS": "2", "CUDA_VISIBLE_DEVICES": "0,1", "NCCL_DEBUG": "INFO", "NCCL_IB_AUTH_KEY": "x",
-        "HF_TOKEN": "hf_secret", "AWS_SECRET_ACCESS_KEY": "s", "GITHUB_TOKEN": "t", "HOME": "/root", "PATH": "/bin",
+        "OMP_NUM_THREADS": "2",
+        "CUDA_VISIBLE_DEVICES": "0,1",
+        "NCCL_DEBUG": "INFO",
+        "NCCL_IB_AUTH_KEY": "x",
+        "HF_TOKEN": "hf_secret",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "GITHUB_TOKEN": "t",
+        "HOME": "/root",
+        "PATH": "/bin",
     }
     assert allowlisted_env(environ) == {"CUDA_VISIBLE_DEVICES": "0,1", "NCCL_DEBUG": "INFO", "OMP_NUM_THREADS": "2"}
 
@@ -31,7 +38,9 @@ def fake_nvml(devices: int) -> SimpleNamespace:
     """A stand-in for pynvml with the calls benchsite makes; real NVML runs in the gpu-marked test."""
     handles = [f"h{i}" for i in range(devices)]
     return SimpleNamespace(
-        NVMLError=FakeNVMLError, NVML_CLOCK_SM=1, NVML_CLOCK_MEM=2,
+        NVMLError=FakeNVMLError,
+        NVML_CLOCK_SM=1,
+        NVML_CLOCK_MEM=2,
         nvmlDeviceGetCount=lambda: devices,
         nvmlSystemGetDriverVersion=lambda: b"550.54.15",
         nvmlSystemGetCudaDriverVersion=lambda: 12040,

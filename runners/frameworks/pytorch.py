@@ -34,9 +34,14 @@ def _transforms(dataset_name: str, size: int) -> tuple[Any, Any]:
         train = transforms.Compose([transforms.RandomAffine(8, translate=(0.08, 0.08)), transforms.ToTensor(), norm])
         return train, transforms.Compose([transforms.ToTensor(), norm])
     norm = transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)
-    train = transforms.Compose([
-        transforms.RandomResizedCrop(size, scale=(0.08, 1.0)), transforms.RandomHorizontalFlip(), transforms.ToTensor(), norm,
-    ])
+    train = transforms.Compose(
+        [
+            transforms.RandomResizedCrop(size, scale=(0.08, 1.0)),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            norm,
+        ]
+    )
     val = transforms.Compose([transforms.Resize(round(size * 256 / 224)), transforms.CenterCrop(size), transforms.ToTensor(), norm])
     return train, val
 
@@ -104,7 +109,9 @@ class PyTorchBackend(Backend):
         self.base_lr = cfg.lr * self.global_batch / cfg.lr_reference_batch
         self.optimizer = torch.optim.SGD(
             [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.base_lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+            lr=self.base_lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov,
         )
         self.criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
 
@@ -120,10 +127,18 @@ class PyTorchBackend(Backend):
         self.val_set = datasets.ImageFolder(self.dataset.root / "val", val_tf)
         generator = torch.Generator().manual_seed(self.spec.seed)
         pin = self.device.startswith("cuda")
-        self.train_loader = DataLoader(self.train_set, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
-                                       num_workers=cfg.workers, generator=generator, pin_memory=pin)
-        self.val_loader = DataLoader(self.val_set, batch_size=max(cfg.batch_size, 128), shuffle=False,
-                                     num_workers=cfg.workers, pin_memory=pin)
+        self.train_loader = DataLoader(
+            self.train_set,
+            batch_size=cfg.batch_size,
+            shuffle=True,
+            drop_last=True,
+            num_workers=cfg.workers,
+            generator=generator,
+            pin_memory=pin,
+        )
+        self.val_loader = DataLoader(
+            self.val_set, batch_size=max(cfg.batch_size, 128), shuffle=False, num_workers=cfg.workers, pin_memory=pin
+        )
         self.steps_per_epoch = len(self.train_loader) // cfg.grad_accum_steps
 
     # --- training -------------------------------------------------------------

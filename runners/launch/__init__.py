@@ -53,13 +53,23 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                 for precision in bench.precisions:
                     key = f"{suite.name}/{bench.name}/{framework}/{mode.value}/{precision}/{stamp.isoformat()}"
                     group = f"{bench.name}-{framework}-{mode.value}-{precision}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
-                    specs.append(RunSpec(
-                        run_id=new_run_id(bench.name, mode.value, framework, precision, stamp),
-                        suite=suite.name, benchmark=bench, framework=framework, mode=Mode(mode), precision=precision,
-                        seed=bench.seed, repeat=Repeat(group=group, index=0, count=1),
-                        results_dir=request.results_dir.resolve(), data_dir=request.data_dir, cache_dir=request.cache_dir,
-                        device=request.device, command=request.command,
-                    ))
+                    specs.append(
+                        RunSpec(
+                            run_id=new_run_id(bench.name, mode.value, framework, precision, stamp),
+                            suite=suite.name,
+                            benchmark=bench,
+                            framework=framework,
+                            mode=Mode(mode),
+                            precision=precision,
+                            seed=bench.seed,
+                            repeat=Repeat(group=group, index=0, count=1),
+                            results_dir=request.results_dir.resolve(),
+                            data_dir=request.data_dir,
+                            cache_dir=request.cache_dir,
+                            device=request.device,
+                            command=request.command,
+                        )
+                    )
     if not specs:
         raise SuiteError(f"nothing to run in suite {suite.name!r} with the given --benchmark/--mode filters")
     return specs

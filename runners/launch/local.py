@@ -50,8 +50,15 @@ def launch_local(spec: RunSpec, timeout_s: float, print_line: Callable[[str], No
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(spec.model_dump_json())
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        proc = subprocess.Popen(worker_command(spec_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env=env, start_new_session=True, cwd=Path(__file__).resolve().parents[2])
+        proc = subprocess.Popen(
+            worker_command(spec_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            start_new_session=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
         reader = threading.Thread(target=_stream, args=(proc.stdout, tail, print_line), daemon=True)
         reader.start()
         timed_out = False
@@ -71,6 +78,13 @@ def launch_local(spec: RunSpec, timeout_s: float, print_line: Callable[[str], No
     else:
         status, why = Status.failed, f"worker exited with code {proc.returncode} without writing a result"
     error = why + "\n--- last lines ---\n" + "\n".join(tail)
-    result = assemble(spec, status=status, error=error, started=started, finished=utc_now(),
-                      environment=capture_environment(spec, spec.device, accelerator_facts()), dataset=planned_dataset(spec))
+    result = assemble(
+        spec,
+        status=status,
+        error=error,
+        started=started,
+        finished=utc_now(),
+        environment=capture_environment(spec, spec.device, accelerator_facts()),
+        dataset=planned_dataset(spec),
+    )
     return LaunchOutcome(status, write_result(result, spec.results_dir), time.monotonic() - clock)

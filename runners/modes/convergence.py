@@ -56,11 +56,14 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, 
             last_eval = backend.evaluate()
             metrics = last_eval.metrics
         wall = time.perf_counter() - clock_start
-        curve.append(EpochRecord(epoch=epoch, train_loss=stats.loss_mean, eval=metrics, epoch_time_s=stats.time_s,
-                                 wall_time_s=wall, lr=stats.lr))
+        curve.append(
+            EpochRecord(epoch=epoch, train_loss=stats.loss_mean, eval=metrics, epoch_time_s=stats.time_s, wall_time_s=wall, lr=stats.lr)
+        )
         shown = " ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-        progress(f"  epoch {epoch}/{cfg.max_epochs}  train_loss {stats.loss_mean:.4f}  {shown}  "
-                 f"{stats.samples / stats.time_s:.0f} samples/s  clock {wall:.1f}s")
+        progress(
+            f"  epoch {epoch}/{cfg.max_epochs}  train_loss {stats.loss_mean:.4f}  {shown}  "
+            f"{stats.samples / stats.time_s:.0f} samples/s  clock {wall:.1f}s"
+        )
         if metrics.get(target.metric, float("-inf")) >= target.value:
             reached_at = wall
             progress(f"  reached {target.metric} >= {target.value} after {epoch} epoch(s), time to train {wall:.2f}s")
@@ -83,8 +86,14 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, 
                 timer="time.perf_counter",
             ),
             time_to_target=TimeToTarget(
-                metric=target.metric, target=target.value, reached=reached_at is not None, time_to_target_s=reached_at,
-                init_time_s=init_time, epochs=epoch, max_epochs=cfg.max_epochs, eval_every=cfg.eval_every,
+                metric=target.metric,
+                target=target.value,
+                reached=reached_at is not None,
+                time_to_target_s=reached_at,
+                init_time_s=init_time,
+                epochs=epoch,
+                max_epochs=cfg.max_epochs,
+                eval_every=cfg.eval_every,
             ),
             curve=curve,
             final_metrics=last_eval.metrics if last_eval else {},

@@ -45,8 +45,10 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, 
     for batch_size in cfg.batch_sizes:
         point = measure_batch(backend, batch_size, cfg.warmup_iterations, cfg.min_iterations, cfg.min_time_s)
         lat = point.latency_ms
-        progress(f"  batch {batch_size:>4}: {point.samples_per_s:9.1f} samples/s  mean {lat.mean:.3f} ms  "
-                 f"p50 {lat.p50:.3f}  p99 {lat.p99:.3f} ms  ({point.sample_count} iterations)")
+        progress(
+            f"  batch {batch_size:>4}: {point.samples_per_s:9.1f} samples/s  mean {lat.mean:.3f} ms  "
+            f"p50 {lat.p50:.3f}  p99 {lat.p99:.3f} ms  ({point.sample_count} iterations)"
+        )
         points.append(point)
     allocated, reserved = backend.memory_peaks_mib()
     return {

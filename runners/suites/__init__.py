@@ -74,7 +74,8 @@ class Benchmark(_Spec):
     task: str = "image-classification"
     model: str = Field(description="Model name as the page shows it.")
     implementations: dict[Literal["pytorch", "tensorflow"], str] = Field(
-        description="Model name per framework, e.g. a timm name for pytorch.", min_length=1)
+        description="Model name per framework, e.g. a timm name for pytorch.", min_length=1
+    )
     dataset: DatasetSpec
     quality_target: QualityTarget
     modes: list[Mode] = Field(min_length=1)
