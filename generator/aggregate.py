@@ -84,6 +84,7 @@ class BenchmarkAggregate:
     runs: list[LoadedResult]
     convergence: list[ConvergenceRow] = field(default_factory=list)
     throughput: list[ThroughputRow] = field(default_factory=list)
+    convergence_throughput: list[ThroughputRow] = field(default_factory=list)
     inference: list[InferenceTable] = field(default_factory=list)
 
     @property
@@ -205,13 +206,14 @@ def convergence_rows(runs: list[LoadedResult]) -> list[ConvergenceRow]:
     return rows
 
 
-def throughput_rows(runs: list[LoadedResult]) -> list[ThroughputRow]:
-    """Summarise training throughput per setup, with scaling over one device and speedup over fp32/tf32."""
+def throughput_rows(runs: list[LoadedResult], mode: Mode = Mode.throughput) -> list[ThroughputRow]:
+    """Summarise training throughput of ``mode`` runs per setup, with scaling over one device and speedup over fp32/tf32."""
     rows = [
         ThroughputRow(
             setup, group, Summary.of([r.result.training.throughput.samples_per_s for r in group]), group[-1].result.training.weak_scaling
         )
-        for setup, group in _group(_successful(runs, Mode.throughput), lambda r: setup_of(r.result)).items()
+        for setup, group in _group(_successful(runs, mode), lambda r: setup_of(r.result)).items()
+        if all(r.result.training and r.result.training.throughput for r in group)
     ]
     by_setup = {row.setup: row.samples_per_s.headline for row in rows}
     for row in rows:
@@ -264,6 +266,7 @@ def _benchmark(name: str, slug: str, runs: list[LoadedResult]) -> BenchmarkAggre
         runs=runs,
         convergence=convergence_rows(runs),
         throughput=throughput_rows(runs),
+        convergence_throughput=throughput_rows(runs, Mode.convergence),
         inference=inference_tables(runs),
     )
 

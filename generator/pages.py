@@ -77,6 +77,11 @@ def first_line(text: str | None, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def source_label(loaded: LoadedResult) -> str:
+    """A short label for a result file link: its run's mode and the random suffix of its id."""
+    return f"{loaded.result.run.mode.value} {loaded.result.run.id.rsplit('-', 1)[-1]}"
+
+
 # --- environment ---------------------------------------------------------------
 
 
@@ -90,7 +95,7 @@ def environment(links: dict[str, str]) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(num=num, pct=pct, utc=utc, heading=heading, mdtext=mdtext, first_line=first_line)
+    env.filters.update(num=num, pct=pct, utc=utc, heading=heading, mdtext=mdtext, first_line=first_line, source_label=source_label)
 
     def source_href(loaded: LoadedResult) -> str:
         return links[str(loaded.path)]
