@@ -243,6 +243,8 @@ class Training(Strict):
     optimizer: str
     hyperparameters: dict[str, Any] = {}
     precision_flags: dict[str, Any] = Field({}, description="Effective numeric settings, so 'fp32' never silently means TF32.")
+    options: dict[str, Any] = Field({}, description="Performance options in effect: channels_last, compile, cudnn_benchmark, xla, ...")
+    compile_time_s: NonNegFloat | None = Field(None, description="Graph compilation time, kept apart from every measurement.")
     throughput: Throughput | None = None
     time_to_target: TimeToTarget | None = None
     curve: list[EpochRecord] = []
@@ -304,6 +306,12 @@ class Inference(Strict):
     min_iterations: PosInt
     min_time_s: NonNegFloat
     precision_flags: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    compile_time_s: NonNegFloat | None = None
+    weights: str = Field("random-init", description="Which weights were timed: 'random-init', or how they were trained in this run.")
+    quality: dict[str, float] = Field(
+        {}, description="Validation metrics of the timed model (e.g. an INT8 model's top1 next to its fp32 reference)."
+    )
     results: list[InferencePoint]
 
 

@@ -43,6 +43,15 @@ class EpochStats:
 
 
 @dataclass
+class StepStats:
+    """What a window of training steps did, timed by the mode around the call."""
+
+    samples: int
+    steps: int
+    data_time_s: float = 0.0
+
+
+@dataclass
 class EvalStats:
     metrics: dict[str, float]
     per_subject: list[tuple[str, int, dict[str, float]]] = field(default_factory=list)
@@ -81,6 +90,18 @@ class Backend(ABC):
     @abstractmethod
     def evaluate(self) -> EvalStats:
         """Evaluate on the validation split: top1, top5, loss and per-class top1."""
+
+    def open_throughput_data(self, synthetic: bool) -> None:
+        """Prepare data for throughput mode: the image folder, or on-device random tensors when ``synthetic``."""
+        raise NotImplementedError(f"{self.name} has no throughput mode yet")
+
+    def train_steps(self, steps: int, cached_batch: bool) -> StepStats:
+        """Run ``steps`` optimizer steps and synchronise the device only once, at the end.
+
+        With ``cached_batch`` every step reuses one batch already on the device
+        (compute only); otherwise batches come from the data pipeline (end to end).
+        """
+        raise NotImplementedError(f"{self.name} has no throughput mode yet")
 
     @abstractmethod
     def inference_batch(self, batch_size: int) -> Any:
