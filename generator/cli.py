@@ -17,7 +17,11 @@ DEFAULT_SITE = Path("site")
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from runners.launch import RunRequest, run_suite
+    from runners.launch.torchrun import TorchrunConfig
 
+    torchrun = None
+    if args.nproc_per_node > 1 or args.nnodes > 1:
+        torchrun = TorchrunConfig(args.nproc_per_node, args.nnodes, args.rdzv_endpoint, args.rdzv_id)
     request = RunRequest(
         suite=args.suite,
         benchmarks=args.benchmark or [],
@@ -26,6 +30,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         data_dir=args.data,
         device=args.device,
         timeout_s=args.timeout,
+        synthetic=args.synthetic,
+        resume=args.resume,
+        repeats=args.repeats,
+        torchrun=torchrun,
         command=["benchsite", *sys.argv[1:]],
     )
     outcome = run_suite(request)
@@ -67,6 +75,13 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benchsite", description="Run deep-learning benchmarks and publish them as a static site.")
     parser.add_argument("--version", action="version", version=f"benchsite {__version__}")
@@ -80,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data", type=Path, help="an ImageNet-style image folder (train/<class>/*, val/<class>/*) for suites that need one")
     run.add_argument("--device", default="auto", help="auto (cuda if available, else cpu), cpu or cuda (default: auto)")
     run.add_argument("--timeout", type=float, help="wall-clock limit per run in seconds (default: the benchmark's timeout_s)")
+    run.add_argument("--synthetic", action="store_true", help="time on-device random tensors instead of a dataset (throughput/inference)")
+    run.add_argument(
+        "--repeats", type=_positive_int, default=1, metavar="N", help="convergence runs per configuration, seeds seed..seed+N-1"
+    )
+    run.add_argument("--resume", action="store_true", help="continue a killed convergence run from its last checkpoint")
+    dist = run.add_argument_group("multi-GPU / multi-node (torchrun)")
+    dist.add_argument("--nproc-per-node", type=_positive_int, default=1, metavar="N", help="processes (GPUs) per node")
+    dist.add_argument("--nnodes", type=_positive_int, default=1, metavar="N", help="number of nodes")
+    dist.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="torchrun c10d rendezvous endpoint (multi-node)")
+    dist.add_argument("--rdzv-id", default="benchsite", help="torchrun rendezvous id (default: benchsite)")
     run.set_defaults(func=_cmd_run)
 
     validate = sub.add_parser("validate", help="check result files; print every problem as 'path: field: message'")

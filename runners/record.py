@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from runners import __version__
 from runners.environment import allowlisted_env, git_state, host_facts, package_versions
@@ -57,6 +57,8 @@ class RunSpec(BaseModel):
     data_dir: Path | None = None
     cache_dir: Path | None = None
     device: str = "auto"
+    synthetic: bool = Field(False, description="On-device random tensors instead of the dataset (throughput only).")
+    resume: bool = False
     command: list[str]
     launch: Launch = Launch(engine="local")
 
@@ -68,6 +70,7 @@ class RunSpec(BaseModel):
             "mode": self.mode.value,
             "precision": self.precision,
             "seed": self.seed,
+            "synthetic": self.synthetic,
             "launch": self.launch.model_dump(mode="json"),
         }
 

@@ -191,6 +191,7 @@ class Dataset(Strict):
 
 class Throughput(Strict):
     samples_per_s: PosFloat = Field(description="End to end: total samples / total wall time of the measured steps.")
+    samples_per_s_per_device: PosFloat | None = Field(None, description="samples_per_s / world_size.")
     compute_samples_per_s: PosFloat | None = Field(None, description="Total samples / time not spent waiting for data.")
     data_time_mean_ms: NonNegFloat | None = None
     warmup_steps: NonNegInt

@@ -6,6 +6,7 @@ reads ``SPEC.json.out`` to learn where the result went.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -35,6 +36,15 @@ def _prepare_dataset(spec: RunSpec) -> DatasetInfo:
 
 
 def _dataset_record(info: DatasetInfo | None, spec: RunSpec) -> Dataset:
+    if spec.synthetic:
+        size = spec.benchmark.dataset.image_size
+        return Dataset(
+            name="synthetic",
+            version=f"random-normal-{size}px",
+            synthetic=True,
+            image_size=size,
+            num_classes=spec.benchmark.dataset.num_classes,
+        )
     if info is None:
         planned = planned_dataset(spec)
         return planned.model_copy(update={"version": DIGITS_VERSION}) if planned.name == "digits" else planned
@@ -55,17 +65,22 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}\n--- last lines ---\n" + "\n".join(tail)
 
 
-def execute(spec: RunSpec) -> Path:
-    """Run ``spec`` and write its result; return the path of the result file."""
+def process_rank() -> int:
+    """This process's global rank under torchrun or the tf-distribute launcher (RANK), else 0."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def execute(spec: RunSpec) -> Path | None:
+    """Run ``spec`` and write its result (rank 0 only); return the path of the result file."""
     started = utc_now()
     accelerators = accelerator_facts()
-    dataset = None
+    dataset, backend = None, None
     status, error, sections = Status.success, None, {}
     device = spec.device
     try:
         backend_cls = get_backend(spec.framework)
         device = backend_cls.resolve_device(spec.device)
-        dataset = _prepare_dataset(spec)
+        dataset = None if spec.synthetic else _prepare_dataset(spec)
         backend = backend_cls(spec, dataset, device)
         print(f"[{spec.run_id}] {spec.framework} {spec.mode.value} {spec.precision} on {device}", flush=True)
         sections = get_mode(spec.mode.value)(backend, progress=lambda line: print(line, flush=True))
@@ -73,7 +88,13 @@ def execute(spec: RunSpec) -> Path:
         status, error = Status(exc.status), _error_text(exc)
     except Exception as exc:  # noqa: BLE001 - any crash of the measured code becomes a 'failed' record
         status, error = Status.failed, _error_text(exc)
+    finally:
+        if backend is not None:
+            backend.close()
+    if process_rank() != 0:
+        return None
     allocated, reserved = sections.pop("framework_peaks_mib", (None, None))
+    resumed = sections.pop("resumed", False)
     result = assemble(
         spec,
         status=status,
@@ -83,6 +104,7 @@ def execute(spec: RunSpec) -> Path:
         environment=capture_environment(spec, device, accelerators),
         dataset=_dataset_record(dataset, spec),
         telemetry=Telemetry(host_peak_rss_mib=peak_rss_mib(), framework_peak_allocated_mib=allocated, framework_peak_reserved_mib=reserved),
+        resumed=resumed,
         **sections,
     )
     return write_result(result, spec.results_dir)
@@ -93,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     spec_path = Path((argv or sys.argv[1:])[0])
     spec = RunSpec.model_validate_json(spec_path.read_text())
     path = execute(spec)
-    spec_path.with_name(spec_path.name + ".out").write_text(str(path))
-    print(f"[{spec.run_id}] wrote {path}", flush=True)
+    if path is not None:
+        spec_path.with_name(spec_path.name + ".out").write_text(str(path))
+        print(f"[{spec.run_id}] wrote {path}", flush=True)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from runners.datasets import DatasetInfo
@@ -62,6 +63,9 @@ class Backend(ABC):
 
     name: str
     timer: str
+    weights: str = "random-init"
+    quality: dict[str, float] = {}  # replaced per instance, never mutated
+    compile_time_s: float | None = None
 
     def __init__(self, spec: RunSpec, dataset: DatasetInfo | None, device: str) -> None:
         self.spec, self.dataset, self.device = spec, dataset, device
@@ -74,6 +78,10 @@ class Backend(ABC):
     @abstractmethod
     def precision_flags(self) -> dict[str, Any]:
         """The effective numeric settings (so 'fp32' never silently means TF32)."""
+
+    def options(self) -> dict[str, Any]:
+        """The performance options in effect (channels_last, compile, ...)."""
+        return self.spec.benchmark.options.model_dump()
 
     @abstractmethod
     def build_model(self, train: bool) -> None:
@@ -110,6 +118,22 @@ class Backend(ABC):
     @abstractmethod
     def infer(self, batch: Any) -> None:
         """One forward pass, finished on the device when this returns."""
+
+    def save_checkpoint(self, folder: Path, state: dict[str, Any]) -> None:
+        """Save model, optimizer and ``state`` (JSON) under ``folder``; rank 0 only."""
+        return None
+
+    def load_checkpoint(self, folder: Path) -> dict[str, Any] | None:
+        """Restore a checkpoint saved by save_checkpoint and return its state, or None when there is none."""
+        return None
+
+    def save_trained_weights(self, folder: Path, meta: dict[str, Any]) -> None:
+        """Keep the weights of a run that reached its target, for INT8 runs to quantize."""
+        return None
+
+    def close(self) -> None:
+        """Release what the backend holds (process groups, sessions)."""
+        return None
 
     def memory_peaks_mib(self) -> tuple[float | None, float | None]:
         """Framework peak allocated and reserved device memory, when the device reports it."""

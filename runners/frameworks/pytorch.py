@@ -1,24 +1,46 @@
-"""PyTorch backend: timm models (pretrained=False), torchvision ImageFolder data, SGD with a cosine schedule."""
+"""PyTorch backend: timm models (pretrained=False), torchvision ImageFolder data, SGD with a cosine schedule.
+
+Multi-process runs come from torchrun: the backend joins the process group
+that torchrun's environment describes (NCCL on GPU, gloo on CPU) and wraps the
+model in DistributedDataParallel. Needs only torch, torchvision, timm, numpy
+and the schema module.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
+import os
 import random
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import timm
 import torch
-from torch.utils.data import DataLoader
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler
 from torchvision import datasets, transforms
 
-from runners.frameworks.base import Backend, Diverged, EpochStats, EvalStats, OutOfMemory, UnsupportedPrecision
+from runners import testhooks
+from runners.checkpoints import read_json, weights_dir, write_json_atomic
+from runners.frameworks.base import (
+    Backend,
+    Diverged,
+    EpochStats,
+    EvalStats,
+    OutOfMemory,
+    StepStats,
+    UnsupportedPrecision,
+)
 
 AMP_DTYPES = {"amp-fp16": torch.float16, "amp-bf16": torch.bfloat16}
-PRECISIONS = ("fp32", "tf32", *AMP_DTYPES)
+PRECISIONS = ("fp32", "tf32", *AMP_DTYPES, "int8")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+INT8_CALIBRATION_BATCHES = 8
 
 
 def seed_everything(seed: int) -> None:
@@ -28,6 +50,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def create_model(name: str, num_classes: int) -> torch.nn.Module:
+    """A model by name with random weights: timm's registry (never downloads weights)."""
+    return timm.create_model(name, pretrained=False, num_classes=num_classes)
+
+
 def _transforms(dataset_name: str, size: int) -> tuple[Any, Any]:
     if dataset_name == "digits":  # small grey digits: light geometric jitter only
         norm = transforms.Normalize((0.5,) * 3, (0.5,) * 3)
@@ -35,15 +62,34 @@ def _transforms(dataset_name: str, size: int) -> tuple[Any, Any]:
         return train, transforms.Compose([transforms.ToTensor(), norm])
     norm = transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)
     train = transforms.Compose(
-        [
-            transforms.RandomResizedCrop(size, scale=(0.08, 1.0)),
-            transforms.RandomHorizontalFlip(),
-            transforms.ToTensor(),
-            norm,
-        ]
+        [transforms.RandomResizedCrop(size, scale=(0.08, 1.0)), transforms.RandomHorizontalFlip(), transforms.ToTensor(), norm]
     )
     val = transforms.Compose([transforms.Resize(round(size * 256 / 224)), transforms.CenterCrop(size), transforms.ToTensor(), norm])
     return train, val
+
+
+def _install_test_hook(model: torch.nn.Module) -> None:
+    hook = testhooks.active()
+    if hook == "oom":
+
+        def raise_oom(module: torch.nn.Module, args: Any) -> None:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 80.00 GiB (raised by BENCHSITE_TEST_HOOK=oom)")
+
+        model.register_forward_pre_hook(raise_oom)
+    elif hook == "crash":
+
+        def raise_crash(module: torch.nn.Module, args: Any) -> None:
+            raise RuntimeError("crash inside the model's forward (raised by BENCHSITE_TEST_HOOK=crash)")
+
+        model.register_forward_pre_hook(raise_crash)
+
+
+@contextlib.contextmanager
+def _oom_as_status(where: str) -> Iterator[None]:
+    try:
+        yield
+    except torch.OutOfMemoryError as exc:
+        raise OutOfMemory(f"out of memory {where}: {exc}") from exc
 
 
 class PyTorchBackend(Backend):
@@ -53,27 +99,41 @@ class PyTorchBackend(Backend):
     @classmethod
     def resolve_device(cls, requested: str) -> str:
         if requested == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
+            requested = "cuda" if torch.cuda.is_available() else "cpu"
         if requested.startswith("cuda") and not torch.cuda.is_available():
             raise UnsupportedPrecision("device 'cuda' requested but torch sees no CUDA device")
+        if requested == "cuda" and "LOCAL_RANK" in os.environ:
+            return f"cuda:{int(os.environ['LOCAL_RANK'])}"
         return requested
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        precision = self.spec.precision
+        precision, on_gpu = self.spec.precision, self.device.startswith("cuda")
         if precision not in PRECISIONS:
             known = ", ".join(PRECISIONS)
             raise UnsupportedPrecision(f"precision {precision!r} is not supported by the PyTorch runner; use one of {known}")
-        if precision == "tf32" and not self.device.startswith("cuda"):
+        if precision == "tf32" and not on_gpu:
             raise UnsupportedPrecision("tf32 needs an NVIDIA GPU (Ampere or newer); this run is on the CPU")
+        if precision == "int8" and on_gpu:
+            raise UnsupportedPrecision("int8 on the GPU needs a backend such as TensorRT or torchao, which is not installed")
+        if precision == "int8" and self.spec.mode.value != "inference":
+            raise UnsupportedPrecision("int8 is an inference precision; training runs use fp32, tf32, amp-fp16 or amp-bf16")
         allow_tf32 = precision == "tf32"
         torch.backends.cuda.matmul.allow_tf32 = allow_tf32
         torch.backends.cudnn.allow_tf32 = allow_tf32
         torch.set_float32_matmul_precision("high" if allow_tf32 else "highest")
+        torch.backends.cudnn.benchmark = self.spec.benchmark.options.cudnn_benchmark
         self.autocast_dtype = AMP_DTYPES.get(precision)
         self.scaler = torch.amp.GradScaler(self.device.split(":")[0], enabled=precision == "amp-fp16")
         self.torch_device = torch.device(self.device)
-        seed_everything(self.spec.seed)
+        if on_gpu:
+            torch.cuda.set_device(self.torch_device)
+        self.world = self.spec.launch.world_size
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if on_gpu else "gloo")
+        self.rank = dist.get_rank() if self.world > 1 else 0
+        seed_everything(self.spec.seed + self.rank)
+        self.memory_format = torch.channels_last if self.spec.benchmark.options.channels_last else torch.contiguous_format
 
     def precision_flags(self) -> dict[str, Any]:
         return {
@@ -83,26 +143,51 @@ class PyTorchBackend(Backend):
             "float32_matmul_precision": torch.get_float32_matmul_precision(),
             "autocast_dtype": str(self.autocast_dtype).removeprefix("torch.") if self.autocast_dtype else None,
             "grad_scaler": self.scaler.is_enabled(),
-            "cudnn.benchmark": torch.backends.cudnn.benchmark,
+            "quantization": "fx post-training static, x86 qconfig" if self.spec.precision == "int8" else None,
             "threads": torch.get_num_threads(),
         }
+
+    def options(self) -> dict[str, Any]:
+        return {**super().options(), "cudnn_benchmark": torch.backends.cudnn.benchmark, "ddp": self.world > 1}
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.split(":")[0], dtype=self.autocast_dtype)
 
-    # --- model and data -----------------------------------------------------
+    def _sync(self) -> None:
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize(self.torch_device)
+
+    def _to_device(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        images = images.to(self.torch_device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        return images, labels.to(self.torch_device, non_blocking=True)
+
+    # --- model ------------------------------------------------------------------
+
+    @property
+    def num_classes(self) -> int:
+        return self.dataset.num_classes if self.dataset else (self.spec.benchmark.dataset.num_classes or 1000)
+
+    @property
+    def global_batch(self) -> int:
+        cfg = self.spec.benchmark.training
+        return cfg.batch_size * cfg.grad_accum_steps * self.world
 
     def build_model(self, train: bool) -> None:
-        bench = self.spec.benchmark
-        num_classes = self.dataset.num_classes if self.dataset else (bench.dataset.num_classes or 1000)
-        self.model = timm.create_model(bench.implementations["pytorch"], pretrained=False, num_classes=num_classes)
-        self.model.to(self.torch_device)
+        self.model = create_model(self.spec.benchmark.implementations["pytorch"], self.num_classes)
+        self.model.to(self.torch_device, memory_format=self.memory_format)
+        _install_test_hook(self.model)
+        self.compile_time_s = None
         if not train:
             self.model.eval()
+            self.forward_model = self.model
+            if self.spec.precision == "int8":
+                self._quantize()
+            elif self.spec.benchmark.options.compile:
+                self.forward_model = torch.compile(self.model)
             return
-        cfg = bench.training
+        cfg = self.spec.benchmark.training
         decay, no_decay = [], []
         for param in self.model.parameters():  # no weight decay on batch-norm weights and biases (1-D tensors)
             (no_decay if param.ndim <= 1 and not cfg.bn_weight_decay else decay).append(param)
@@ -114,34 +199,53 @@ class PyTorchBackend(Backend):
             nesterov=cfg.nesterov,
         )
         self.criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        self.train_model: torch.nn.Module = self.model
+        if self.world > 1:
+            device_ids = [self.torch_device.index] if self.device.startswith("cuda") else None
+            self.train_model = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
+        if self.spec.benchmark.options.compile:
+            self.train_model = torch.compile(self.train_model)
 
-    @property
-    def global_batch(self) -> int:
-        cfg = self.spec.benchmark.training
-        return cfg.batch_size * cfg.grad_accum_steps * self.spec.launch.world_size
+    # --- data -------------------------------------------------------------------
 
-    def open_data(self) -> None:
+    def _loader(self, folder: Path, transform: Any, train: bool) -> DataLoader:
         cfg = self.spec.benchmark.training
-        train_tf, val_tf = _transforms(self.dataset.name, self.spec.benchmark.dataset.image_size)
-        self.train_set = datasets.ImageFolder(self.dataset.root / "train", train_tf)
-        self.val_set = datasets.ImageFolder(self.dataset.root / "val", val_tf)
+        dataset = datasets.ImageFolder(folder, transform)
+        sampler = DistributedSampler(dataset, shuffle=True, seed=self.spec.seed) if train and self.world > 1 else None
         generator = torch.Generator().manual_seed(self.spec.seed)
-        pin = self.device.startswith("cuda")
-        self.train_loader = DataLoader(
-            self.train_set,
-            batch_size=cfg.batch_size,
-            shuffle=True,
-            drop_last=True,
+        return DataLoader(
+            dataset,
+            batch_size=cfg.batch_size if train else max(cfg.batch_size, 128),
+            shuffle=train and sampler is None,
+            sampler=sampler,
+            drop_last=train,
             num_workers=cfg.workers,
             generator=generator,
-            pin_memory=pin,
+            pin_memory=self.device.startswith("cuda"),
+            persistent_workers=cfg.workers > 0,
         )
-        self.val_loader = DataLoader(
-            self.val_set, batch_size=max(cfg.batch_size, 128), shuffle=False, num_workers=cfg.workers, pin_memory=pin
-        )
-        self.steps_per_epoch = len(self.train_loader) // cfg.grad_accum_steps
 
-    # --- training -------------------------------------------------------------
+    def open_data(self) -> None:
+        train_tf, val_tf = _transforms(self.dataset.name, self.spec.benchmark.dataset.image_size)
+        self.train_loader = self._loader(self.dataset.root / "train", train_tf, train=True)
+        self.val_loader = self._loader(self.dataset.root / "val", val_tf, train=False)
+        self.val_set = self.val_loader.dataset
+        self.steps_per_epoch = len(self.train_loader) // self.spec.benchmark.training.grad_accum_steps
+
+    def open_throughput_data(self, synthetic: bool) -> None:
+        cfg, size = self.spec.benchmark.training, self.spec.benchmark.dataset.image_size
+        if synthetic:
+            images = torch.randn(cfg.batch_size, 3, size, size)
+            labels = torch.randint(0, self.num_classes, (cfg.batch_size,))
+            self.cached_batch = self._to_device(images, labels)
+            self.stream = itertools.repeat(self.cached_batch)
+            return
+        self.open_data()
+        batches = (self._to_device(*batch) for _ in itertools.count() for batch in self.train_loader)
+        self.cached_batch = next(batches)
+        self.stream = batches
+
+    # --- training ---------------------------------------------------------------
 
     def _lr_at(self, step: int, total_steps: int) -> float:
         cfg = self.spec.benchmark.training
@@ -153,95 +257,186 @@ class PyTorchBackend(Backend):
         progress = (step - warmup) / max(1, total_steps - warmup)
         return self.base_lr * 0.5 * (1 + math.cos(math.pi * progress))
 
-    def _sync(self) -> None:
-        if self.device.startswith("cuda"):
-            torch.cuda.synchronize(self.torch_device)
+    def _step(self, images: torch.Tensor, labels: torch.Tensor, accumulate: int, apply: bool) -> torch.Tensor:
+        with self._autocast():
+            loss = self.criterion(self.train_model(images), labels) / accumulate
+        self.scaler.scale(loss).backward()
+        if apply:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+        return loss.detach() * accumulate
 
     def train_epoch(self, epoch: int, total_epochs: int) -> EpochStats:
-        cfg = self.spec.benchmark.training
-        self.model.train()
+        accumulate = self.spec.benchmark.training.grad_accum_steps
+        self.train_model.train()
+        if isinstance(self.train_loader.sampler, DistributedSampler):
+            self.train_loader.sampler.set_epoch(epoch)
         total_steps = total_epochs * self.steps_per_epoch
         step = (epoch - 1) * self.steps_per_epoch
         losses: list[torch.Tensor] = []
-        samples = data_time = 0.0
+        samples, data_time = 0, 0.0
         lr = self._lr_at(step, total_steps)
-        start = time.perf_counter()
-        waited = start
-        try:
-            for i, (images, labels) in enumerate(self.train_loader):
+        start = waited = time.perf_counter()
+        with _oom_as_status(f"in epoch {epoch}"):
+            for i, batch in enumerate(self.train_loader):
                 data_time += time.perf_counter() - waited
-                images = images.to(self.torch_device, non_blocking=True)
-                labels = labels.to(self.torch_device, non_blocking=True)
-                with self._autocast():
-                    loss = self.criterion(self.model(images), labels) / cfg.grad_accum_steps
-                self.scaler.scale(loss).backward()
-                losses.append(loss.detach() * cfg.grad_accum_steps)
-                samples += images.shape[0]
-                if (i + 1) % cfg.grad_accum_steps == 0:
+                images, labels = self._to_device(*batch)
+                apply = (i + 1) % accumulate == 0
+                if apply:
                     lr = self._lr_at(step, total_steps)
                     for group in self.optimizer.param_groups:
                         group["lr"] = lr
-                    self.scaler.step(self.optimizer)
-                    self.scaler.update()
-                    self.optimizer.zero_grad(set_to_none=True)
                     step += 1
+                losses.append(self._step(images, labels, accumulate, apply))
+                samples += images.shape[0]
                 waited = time.perf_counter()
             self._sync()
-        except torch.OutOfMemoryError as exc:
-            raise OutOfMemory(f"out of memory in epoch {epoch}: {exc}") from exc
         elapsed = time.perf_counter() - start
         loss_mean = float(torch.stack(losses).mean()) if losses else float("nan")
         if not math.isfinite(loss_mean):
             raise Diverged(f"training loss became {loss_mean} in epoch {epoch} (lr {lr:.4g})")
-        return EpochStats(int(samples), len(losses), loss_mean, elapsed, data_time, lr)
+        return EpochStats(samples * self.world, len(losses), loss_mean, elapsed, data_time, lr)
+
+    def train_steps(self, steps: int, cached_batch: bool) -> StepStats:
+        self.train_model.train()
+        data_time = 0.0
+        with _oom_as_status("in a throughput window"):
+            for _ in range(steps):
+                waited = time.perf_counter()
+                images, labels = self.cached_batch if cached_batch else next(self.stream)
+                data_time += time.perf_counter() - waited
+                self._step(images, labels, 1, apply=True)
+            self._sync()
+        return StepStats(samples=steps * self.spec.benchmark.training.batch_size, steps=steps, data_time_s=data_time)
 
     @torch.inference_mode()
     def evaluate(self) -> EvalStats:
         self.model.eval()
         num_classes = len(self.val_set.classes)
         k = min(5, num_classes)
-        correct1 = correct5 = 0
+        correct1 = correct_k = 0
         loss_sum = 0.0
         per_class_total = torch.zeros(num_classes, dtype=torch.long)
         per_class_correct = torch.zeros(num_classes, dtype=torch.long)
-        for images, labels in self.val_loader:
-            images, labels = images.to(self.torch_device), labels.to(self.torch_device)
-            with self._autocast():
-                logits = self.model(images)
-            loss_sum += float(torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum"))
-            top = logits.topk(k, dim=1).indices
-            hit1 = (top[:, 0] == labels).cpu()
-            correct1 += int(hit1.sum())
-            correct5 += int((top == labels[:, None]).any(dim=1).sum())
-            per_class_total += torch.bincount(labels.cpu(), minlength=num_classes)
-            per_class_correct += torch.bincount(labels.cpu()[hit1], minlength=num_classes)
+        with _oom_as_status("in evaluation"):
+            for batch in self.val_loader:
+                images, labels = self._to_device(*batch)
+                with self._autocast():
+                    logits = self.model(images)
+                loss_sum += float(torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum"))
+                top = logits.topk(k, dim=1).indices
+                hit1 = (top[:, 0] == labels).cpu()
+                correct1 += int(hit1.sum())
+                correct_k += int((top == labels[:, None]).any(dim=1).sum())
+                per_class_total += torch.bincount(labels.cpu(), minlength=num_classes)
+                per_class_correct += torch.bincount(labels.cpu()[hit1], minlength=num_classes)
         n = len(self.val_set)
-        metrics = {"top1": correct1 / n, f"top{k}": correct5 / n, "loss": loss_sum / n}
+        metrics = {"top1": correct1 / n, f"top{k}": correct_k / n, "loss": loss_sum / n}
         subjects = [
             (name, int(per_class_total[i]), {"top1": float(per_class_correct[i]) / max(1, int(per_class_total[i]))})
             for i, name in enumerate(self.val_set.classes)
         ]
-        return EvalStats(metrics, subjects)
+        stats = EvalStats(metrics, subjects)
+        if self.world > 1:  # every rank stops on rank 0's verdict
+            shared = [stats]
+            dist.broadcast_object_list(shared, src=0)
+            stats = shared[0]
+        return stats
 
-    # --- inference ------------------------------------------------------------
+    # --- checkpoints and trained weights ----------------------------------------
+
+    def save_checkpoint(self, folder: Path, state: dict[str, Any]) -> None:
+        if self.rank != 0:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / ".tmp-model.pt"
+        torch.save(
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "rng": torch.get_rng_state(),
+            },
+            tmp,
+        )
+        os.replace(tmp, folder / "model.pt")
+        write_json_atomic(folder / "state.json", state)
+
+    def load_checkpoint(self, folder: Path) -> dict[str, Any] | None:
+        state = read_json(folder / "state.json")
+        if state is None or not (folder / "model.pt").is_file():
+            return None
+        saved = torch.load(folder / "model.pt", map_location=self.torch_device, weights_only=True)
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scaler.load_state_dict(saved["scaler"])
+        torch.set_rng_state(saved["rng"])
+        return state
+
+    def save_trained_weights(self, folder: Path, meta: dict[str, Any]) -> None:
+        if self.rank != 0:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / ".tmp-weights.pt"
+        torch.save(self.model.state_dict(), tmp)
+        os.replace(tmp, folder / "weights.pt")
+        write_json_atomic(folder / "meta.json", meta)
+
+    # --- inference --------------------------------------------------------------
+
+    def _val_images(self, count: int, train: bool = False) -> torch.Tensor:
+        _, val_tf = _transforms(self.dataset.name, self.spec.benchmark.dataset.image_size)
+        folder = datasets.ImageFolder(self.dataset.root / ("train" if train else "val"), val_tf)
+        step = max(1, len(folder) // count) if train else 1
+        images = [folder[(i * step) % len(folder)][0] for i in range(count)]
+        return torch.stack(images)
+
+    def _quantize(self) -> None:
+        """Post-training static INT8 quantization (FX graph mode, x86 qconfig), calibrated on real training images."""
+        from torch.ao.quantization import get_default_qconfig_mapping
+        from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+        folder = weights_dir(self.spec)
+        meta = read_json(folder / "meta.json")
+        if meta is not None:
+            self.model.load_state_dict(torch.load(folder / "weights.pt", map_location="cpu", weights_only=True))
+            self.weights = f"trained by run {meta['run_id']} ({meta['precision']}, {meta['epochs']} epochs)"
+        else:
+            self.weights = "random-init (no trained weights of this benchmark in the cache; run its convergence mode first)"
+        size = self.spec.benchmark.dataset.image_size
+        calibration = self._val_images(INT8_CALIBRATION_BATCHES * 32, train=True).split(32)
+        prepared = prepare_fx(self.model, get_default_qconfig_mapping("x86"), (torch.zeros(1, 3, size, size),))
+        with torch.inference_mode():
+            for batch in calibration:
+                prepared(batch)
+        self.forward_model = convert_fx(prepared)
+        self.quality = {"top1": self._top1(self.forward_model), "reference_top1_fp32": self._top1(self.model)}
+
+    @torch.inference_mode()
+    def _top1(self, model: torch.nn.Module) -> float:
+        _, val_tf = _transforms(self.dataset.name, self.spec.benchmark.dataset.image_size)
+        loader = DataLoader(datasets.ImageFolder(self.dataset.root / "val", val_tf), batch_size=128)
+        correct = sum(int((model(images).argmax(1) == labels).sum()) for images, labels in loader)
+        return correct / len(loader.dataset)
 
     def inference_batch(self, batch_size: int) -> torch.Tensor:
-        _, val_tf = _transforms(self.dataset.name, self.spec.benchmark.dataset.image_size)
-        val_set = datasets.ImageFolder(self.dataset.root / "val", val_tf)
-        images = [val_set[i % len(val_set)][0] for i in range(batch_size)]
-        batch = torch.stack(images).to(self.torch_device)
-        return batch
+        if self.dataset is None:  # --synthetic
+            size = self.spec.benchmark.dataset.image_size
+            return torch.randn(batch_size, 3, size, size, device=self.torch_device).contiguous(memory_format=self.memory_format)
+        return self._val_images(batch_size).to(self.torch_device).contiguous(memory_format=self.memory_format)
 
     @torch.inference_mode()
     def infer(self, batch: torch.Tensor) -> None:
-        try:
-            with self._autocast():
-                self.model(batch)
-            self._sync()
-        except torch.OutOfMemoryError as exc:
-            raise OutOfMemory(f"out of memory at batch {batch.shape[0]}: {exc}") from exc
+        with _oom_as_status(f"at batch {batch.shape[0]}"), self._autocast():
+            self.forward_model(batch)
+        self._sync()
 
     def memory_peaks_mib(self) -> tuple[float | None, float | None]:
         if not self.device.startswith("cuda"):
             return None, None
         return torch.cuda.max_memory_allocated() / 2**20, torch.cuda.max_memory_reserved() / 2**20
+
+    def close(self) -> None:
+        if self.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()

@@ -6,10 +6,11 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runners.launch.local import LaunchOutcome, launch_local
+from runners.launch.local import LaunchOutcome, launch_local, worker_command
+from runners.launch.torchrun import TorchrunConfig
 from runners.record import RunSpec
-from runners.schema import Mode, Repeat, Status, utc_now
-from runners.suites import Suite, SuiteError, load_suite
+from runners.schema import Launch, Mode, Repeat, Status, utc_now
+from runners.suites import Benchmark, Suite, SuiteError, load_suite
 from runners.writing import new_run_id
 
 
@@ -23,6 +24,10 @@ class RunRequest:
     cache_dir: Path | None = None
     device: str = "auto"
     timeout_s: float | None = None
+    synthetic: bool = False
+    resume: bool = False
+    repeats: int = 1
+    torchrun: TorchrunConfig | None = None
     command: list[str] = field(default_factory=list)
 
 
@@ -41,37 +46,55 @@ class SuiteOutcome:
         return counts
 
 
+def _modes(bench: Benchmark, request: RunRequest) -> list[Mode]:
+    modes = [m for m in bench.modes if not request.modes or m.value in request.modes]
+    if request.synthetic:  # random tensors can be timed, not trained to a target
+        modes = [m for m in modes if m is not Mode.convergence]
+    return modes
+
+
+def _precisions(bench: Benchmark, mode: Mode) -> list[str]:
+    if mode is Mode.inference and bench.inference_precisions is not None:
+        return bench.inference_precisions
+    return bench.precisions
+
+
 def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
-    """Expand the suite into one RunSpec per benchmark x framework x mode x precision."""
+    """Expand the suite into one RunSpec per benchmark x framework x mode x precision x repeat."""
     benchmarks = [suite.benchmark(name) for name in request.benchmarks] if request.benchmarks else suite.benchmarks
+    launch = request.torchrun.launch if request.torchrun else Launch(engine="local")
     stamp = utc_now()
     specs = []
     for bench in benchmarks:
-        modes = [m for m in bench.modes if not request.modes or m.value in request.modes]
         for framework in bench.implementations:
-            for mode in modes:
-                for precision in bench.precisions:
+            for mode in _modes(bench, request):
+                repeats = request.repeats if mode is Mode.convergence else 1
+                for precision in _precisions(bench, mode):
                     key = f"{suite.name}/{bench.name}/{framework}/{mode.value}/{precision}/{stamp.isoformat()}"
                     group = f"{bench.name}-{framework}-{mode.value}-{precision}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
-                    specs.append(
+                    specs += [
                         RunSpec(
                             run_id=new_run_id(bench.name, mode.value, framework, precision, stamp),
                             suite=suite.name,
                             benchmark=bench,
                             framework=framework,
-                            mode=Mode(mode),
+                            mode=mode,
                             precision=precision,
-                            seed=bench.seed,
-                            repeat=Repeat(group=group, index=0, count=1),
+                            seed=bench.seed + index,
+                            repeat=Repeat(group=group, index=index, count=repeats),
                             results_dir=request.results_dir.resolve(),
                             data_dir=request.data_dir,
                             cache_dir=request.cache_dir,
                             device=request.device,
+                            synthetic=request.synthetic,
+                            resume=request.resume,
                             command=request.command,
+                            launch=launch,
                         )
-                    )
+                        for index in range(repeats)
+                    ]
     if not specs:
-        raise SuiteError(f"nothing to run in suite {suite.name!r} with the given --benchmark/--mode filters")
+        raise SuiteError(f"nothing to run in suite {suite.name!r} with the given --benchmark/--mode/--synthetic choices")
     return specs
 
 
@@ -79,12 +102,14 @@ def run_suite(request: RunRequest, print_line=print) -> SuiteOutcome:
     """Run every planned run of the suite in turn and summarise where the results went."""
     suite = load_suite(request.suite)
     specs = plan_runs(suite, request)
+    command = request.torchrun.command if request.torchrun else worker_command
     print_line(f"suite {suite.name}: {len(specs)} run(s) -> {request.results_dir}")
     outcome = SuiteOutcome()
     for number, spec in enumerate(specs, 1):
-        print_line(f"[{number}/{len(specs)}] {spec.benchmark.name} {spec.framework} {spec.mode.value} {spec.precision}")
+        repeat = f" seed {spec.seed} ({spec.repeat.index + 1}/{spec.repeat.count})" if spec.repeat.count > 1 else ""
+        print_line(f"[{number}/{len(specs)}] {spec.benchmark.name} {spec.framework} {spec.mode.value} {spec.precision}{repeat}")
         timeout = request.timeout_s or spec.benchmark.timeout_s
-        run = launch_local(spec, timeout_s=timeout, print_line=print_line)
+        run = launch_local(spec, timeout_s=timeout, print_line=print_line, command=command)
         print_line(f"[{number}/{len(specs)}] {run.status.value} in {run.seconds:.1f}s -> {run.path}")
         outcome.runs.append(run)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.counts().items()))

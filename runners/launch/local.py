@@ -41,8 +41,16 @@ def worker_command(spec_path: Path) -> list[str]:
     return [sys.executable, "-m", "runners.worker", str(spec_path)]
 
 
-def launch_local(spec: RunSpec, timeout_s: float, print_line: Callable[[str], None] = print) -> LaunchOutcome:
-    """Run ``spec`` in a subprocess; if it dies or times out without a result, write one for it."""
+def launch_local(
+    spec: RunSpec,
+    timeout_s: float,
+    print_line: Callable[[str], None] = print,
+    command: Callable[[Path], list[str]] = worker_command,
+) -> LaunchOutcome:
+    """Run ``spec`` in a subprocess (``command`` builds its command line, torchrun's for several processes).
+
+    If it dies or times out without a result, write one for it.
+    """
     started = utc_now()
     clock = time.monotonic()
     tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
@@ -51,7 +59,7 @@ def launch_local(spec: RunSpec, timeout_s: float, print_line: Callable[[str], No
         spec_path.write_text(spec.model_dump_json())
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(
-            worker_command(spec_path),
+            command(spec_path),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from runners.modes import convergence, inference
+from runners.modes import convergence, inference, throughput
 
 ModeRunner = Callable[..., dict[str, Any]]
 
 _REGISTRY: dict[str, ModeRunner] = {
     "convergence": convergence.run,
     "inference": inference.run,
+    "throughput": throughput.run,
 }
 
 

@@ -14,7 +14,10 @@ from runners.stats import PERCENTILE_METHOD, latency_stats, low_sample_percentil
 def measure_batch(backend: Backend, batch_size: int, warmup: int, min_iterations: int, min_time_s: float) -> InferencePoint:
     """Time forward passes of one batch size until both the iteration and the time minimum are met."""
     batch = backend.inference_batch(batch_size)
-    for _ in range(warmup):
+    first = time.perf_counter()
+    backend.infer(batch)  # the first call pays for compilation, if any; it counts as warm-up
+    backend.compile_time_s = (backend.compile_time_s or 0.0) + (time.perf_counter() - first)
+    for _ in range(warmup - 1):
         backend.infer(batch)
     latencies_ms: list[float] = []
     start = time.perf_counter()
@@ -27,7 +30,7 @@ def measure_batch(backend: Backend, batch_size: int, warmup: int, min_iterations
     return InferencePoint(
         batch_size=batch_size,
         resolution=backend.spec.benchmark.dataset.image_size,
-        warmup_iterations=warmup,
+        warmup_iterations=max(warmup, 1),
         iterations=n,
         duration_s=duration,
         samples_per_s=samples_per_second(batch_size * n, duration),
@@ -41,6 +44,9 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, 
     """Sweep the suite's batch sizes; return the inference section."""
     cfg = backend.spec.benchmark.inference
     backend.build_model(train=False)
+    backend.compile_time_s = None
+    if backend.quality:
+        progress("  quality of the timed model: " + ", ".join(f"{k} {v:.4f}" for k, v in backend.quality.items()))
     points = []
     for batch_size in cfg.batch_sizes:
         point = measure_batch(backend, batch_size, cfg.warmup_iterations, cfg.min_iterations, cfg.min_time_s)
@@ -59,6 +65,10 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, 
             min_iterations=cfg.min_iterations,
             min_time_s=cfg.min_time_s,
             precision_flags=backend.precision_flags(),
+            options=backend.options(),
+            compile_time_s=backend.compile_time_s if backend.spec.benchmark.options.compile else None,
+            weights=backend.weights,
+            quality=backend.quality,
             results=points,
         ),
         "framework_peaks_mib": (allocated, reserved),

@@ -67,6 +67,18 @@ class InferenceSpec(_Spec):
     min_time_s: Annotated[float, Field(ge=0)] = 1.0
 
 
+class ThroughputSpec(_Spec):
+    warmup_steps: Annotated[int, Field(ge=1)] = 10
+    min_steps: Annotated[int, Field(ge=1)] = 50
+    min_time_s: Annotated[float, Field(ge=0)] = 5.0
+
+
+class OptionsSpec(_Spec):
+    channels_last: bool = False
+    compile: bool = Field(False, description="torch.compile / Keras jit_compile; compile time is recorded apart.")
+    cudnn_benchmark: bool = True
+
+
 class Benchmark(_Spec):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
     title: str
@@ -79,10 +91,14 @@ class Benchmark(_Spec):
     dataset: DatasetSpec
     quality_target: QualityTarget
     modes: list[Mode] = Field(min_length=1)
-    precisions: list[str] = ["fp32"]
+    precisions: list[str] = Field(["fp32"], description="Precisions of the training modes (convergence, throughput).")
+    inference_precisions: list[str] | None = Field(None, description="Precisions of the inference mode (default: precisions).")
     seed: int = 0
     training: TrainingSpec
     inference: InferenceSpec | None = None
+    throughput: ThroughputSpec = ThroughputSpec()
+    options: OptionsSpec = OptionsSpec()
+    checkpoint_every: Annotated[int, Field(ge=1)] = Field(1, description="Epochs between checkpoints of a convergence run.")
     timeout_s: Annotated[float, Field(gt=0)] = 3600
 
     @model_validator(mode="after")

@@ -1,0 +1,77 @@
+"""Throughput mode: training samples per second over a measured window, warm-up excluded.
+
+Two windows of the same length: end to end (batches from the data pipeline) and
+compute only (one batch already on the device, reused). Throughput is total
+samples over total time of the window; the device is synchronised only at the
+window's ends. Mean data time is the difference per step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from runners.frameworks.base import Backend
+from runners.modes.convergence import training_section
+from runners.schema import Throughput
+from runners.stats import samples_per_second
+
+MAX_WINDOWS = 4
+
+
+def _timed(backend: Backend, steps: int, cached_batch: bool) -> tuple[float, int]:
+    start = time.perf_counter()
+    stats = backend.train_steps(steps, cached_batch=cached_batch)
+    return time.perf_counter() - start, stats.samples
+
+
+def _window(backend: Backend, steps: int, min_time_s: float, cached_batch: bool) -> tuple[int, float, int]:
+    """Measure ``steps`` steps; lengthen and measure again until the window lasts at least ``min_time_s``."""
+    for _ in range(MAX_WINDOWS):
+        elapsed, samples = _timed(backend, steps, cached_batch)
+        if elapsed >= min_time_s:
+            break
+        steps = max(steps + 1, math.ceil(steps * min_time_s / max(elapsed, 1e-6) * 1.1))
+    return steps, elapsed, samples
+
+
+def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """Warm up, then time an end-to-end and a compute-only window; return the training section."""
+    spec = backend.spec
+    cfg = spec.benchmark.throughput
+    world = spec.launch.world_size
+    backend.build_model(train=True)
+    backend.open_throughput_data(synthetic=spec.synthetic)
+    start = time.perf_counter()
+    backend.train_steps(1, cached_batch=False)
+    first_step_s = time.perf_counter() - start
+    if cfg.warmup_steps > 1:
+        backend.train_steps(cfg.warmup_steps - 1, cached_batch=False)
+    progress(f"  warm-up: {cfg.warmup_steps} step(s), first step {first_step_s:.2f}s")
+
+    steps, e2e_time, local_samples = _window(backend, cfg.min_steps, cfg.min_time_s, cached_batch=False)
+    compute_time, compute_samples = _timed(backend, steps, cached_batch=True)
+    total = local_samples * world
+    throughput = Throughput(
+        samples_per_s=samples_per_second(total, e2e_time),
+        samples_per_s_per_device=samples_per_second(total, e2e_time) / world,
+        compute_samples_per_s=samples_per_second(compute_samples * world, compute_time),
+        data_time_mean_ms=1000 * max(e2e_time - compute_time, 0.0) / steps,
+        warmup_steps=cfg.warmup_steps,
+        measured_steps=steps,
+        measured_samples=total,
+        measured_time_s=e2e_time,
+        timer=f"time.perf_counter around {steps} steps, device synchronised at the window ends",
+    )
+    progress(
+        f"  {steps} steps in {e2e_time:.2f}s: {throughput.samples_per_s:.1f} samples/s end to end, "
+        f"{throughput.compute_samples_per_s:.1f} compute only, data {throughput.data_time_mean_ms:.2f} ms/step"
+    )
+    allocated, reserved = backend.memory_peaks_mib()
+    compile_time = first_step_s if spec.benchmark.options.compile else None
+    return {
+        "training": training_section(backend, throughput=throughput, compile_time_s=compile_time),
+        "framework_peaks_mib": (allocated, reserved),
+    }
