@@ -82,6 +82,7 @@ def execute(spec: RunSpec) -> Path | None:
         device = backend_cls.resolve_device(spec.device)
         dataset = None if spec.synthetic else _prepare_dataset(spec)
         backend = backend_cls(spec, dataset, device)
+        spec, device = backend.spec, backend.device  # a backend may settle the launch (GPUs it drives) or device
         print(f"[{spec.run_id}] {spec.framework} {spec.mode.value} {spec.precision} on {device}", flush=True)
         sections = get_mode(spec.mode.value)(backend, progress=lambda line: print(line, flush=True))
     except RunFailure as exc:

@@ -8,6 +8,7 @@ from runners.frameworks.base import Backend
 
 _REGISTRY = {
     "pytorch": "runners.frameworks.pytorch:PyTorchBackend",
+    "tensorflow": "runners.frameworks.tensorflow:TensorFlowBackend",
 }
 
 

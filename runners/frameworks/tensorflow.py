@@ -1,0 +1,582 @@
+"""TensorFlow backend: Keras models (weights=None), tf.data image-folder pipelines, a tf.distribute training loop.
+
+One loop serves every launch: the default strategy on one device,
+MirroredStrategy over several local GPUs, MultiWorkerMirroredStrategy when the
+tf-distribute launcher sets TF_CONFIG. Mixed precision is Keras' policy
+(mixed_float16 with a dynamic LossScaleOptimizer, mixed_bfloat16); XLA is
+``jit_compile``. INT8 is TFLite post-training full-integer quantization run by
+the TFLite interpreter on the CPU. Needs only TensorFlow, Keras, NumPy and the
+schema module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the run's log
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from runners import testhooks
+from runners.checkpoints import read_json, weights_dir, write_json_atomic
+from runners.datasets import IMAGE_SUFFIXES
+from runners.frameworks.base import (
+    Backend,
+    Diverged,
+    EpochStats,
+    EvalStats,
+    OutOfMemory,
+    RunFailure,
+    StepStats,
+    UnsupportedPrecision,
+)
+
+KERAS_POLICIES = {"fp32": "float32", "tf32": "float32", "amp-fp16": "mixed_float16", "amp-bf16": "mixed_bfloat16", "int8": "float32"}
+PRECISIONS = tuple(KERAS_POLICIES)
+INT8_REPRESENTATIVE_IMAGES = 256
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+# --- models -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """How to build a model with random weights, and what its input expects."""
+
+    build: Callable[[int, int], keras.Model]  # (num_classes, image_size) -> model
+    preprocess: Callable[[tf.Tensor], tf.Tensor]  # float32 pixels in [0, 255] -> model input
+
+
+_MODELS: dict[str, ModelEntry] = {}
+
+
+def register_model(name: str, preprocess: Callable[[tf.Tensor], tf.Tensor]) -> Callable:
+    """Register a model builder under ``name``."""
+
+    def register(build: Callable[[int, int], keras.Model]) -> Callable[[int, int], keras.Model]:
+        _MODELS[name] = ModelEntry(build, preprocess)
+        return build
+
+    return register
+
+
+def list_models() -> list[str]:
+    """Names the TensorFlow runner can build."""
+    return sorted(_MODELS)
+
+
+def model_entry(name: str) -> ModelEntry:
+    """The registered model ``name``; a RunFailure naming the known ones otherwise."""
+    try:
+        return _MODELS[name]
+    except KeyError:
+        raise RunFailure(f"unknown TensorFlow model {name!r}; known: {', '.join(list_models())}") from None
+
+
+def _symmetric(images: tf.Tensor) -> tf.Tensor:
+    return images / 127.5 - 1.0  # the PyTorch runner's Normalize(0.5, 0.5) on [0, 1]
+
+
+@register_model("small_cnn", preprocess=_symmetric)
+def small_cnn(num_classes: int, image_size: int) -> keras.Model:
+    """Three conv-BN-ReLU blocks (32, 64, 128 channels), two max-pools, global pooling, one dense layer."""
+    layers = keras.layers
+    inputs = keras.Input((image_size, image_size, 3))
+    x = inputs
+    for i, width in enumerate((32, 64, 128)):
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)  # PyTorch's BatchNorm2d defaults
+        x = layers.ReLU()(x)
+        if i < 2:
+            x = layers.MaxPool2D()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(num_classes, dtype="float32")(x)  # logits in float32 under mixed precision
+    return keras.Model(inputs, outputs, name="small_cnn")
+
+
+def _application(name: str) -> Callable[[int, int], keras.Model]:
+    def build(num_classes: int, image_size: int) -> keras.Model:
+        app = getattr(keras.applications, name)
+        return app(weights=None, include_top=True, classes=num_classes, input_shape=(image_size, image_size, 3))
+
+    return build
+
+
+register_model("ResNet50", preprocess=keras.applications.resnet.preprocess_input)(_application("ResNet50"))
+for _name in ("EfficientNetB0", "EfficientNetB4"):  # these include their own rescaling and normalisation layers
+    register_model(_name, preprocess=tf.identity)(_application(_name))
+
+
+# --- learning rate ----------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="benchsite")
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """The PyTorch runner's schedule per optimizer step: linear warm-up, then cosine to zero (or constant)."""
+
+    def __init__(self, base_lr: float, warmup_steps: int, total_steps: int, cosine: bool = True) -> None:
+        self.base_lr, self.warmup_steps, self.total_steps, self.cosine = base_lr, warmup_steps, total_steps, cosine
+
+    def __call__(self, step: Any) -> tf.Tensor:
+        step = tf.cast(step, tf.float32)
+        warm = self.base_lr * (step + 1.0) / max(self.warmup_steps, 1)
+        progress = (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps)
+        after = self.base_lr * 0.5 * (1.0 + tf.cos(math.pi * progress)) if self.cosine else tf.constant(self.base_lr)
+        return tf.where(step < self.warmup_steps, warm, after)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"base_lr": self.base_lr, "warmup_steps": self.warmup_steps, "total_steps": self.total_steps, "cosine": self.cosine}
+
+
+# --- data ---------------------------------------------------------------------------
+
+
+def list_image_folder(split_dir: Path) -> tuple[list[str], list[str], list[int]]:
+    """Class names (sorted folder names, as torchvision's ImageFolder) and every image path with its label."""
+    classes = sorted(p.name for p in split_dir.iterdir() if p.is_dir())
+    paths, labels = [], []
+    for label, name in enumerate(classes):
+        for path in sorted((split_dir / name).rglob("*")):
+            if path.suffix in IMAGE_SUFFIXES and path.is_file():
+                paths.append(str(path))
+                labels.append(label)
+    return classes, paths, labels
+
+
+def _num_workers() -> int:
+    config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    cluster = config.get("cluster", {})
+    return max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))
+
+
+def _worker_index() -> int:
+    return int(json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {}).get("index", 0))
+
+
+@contextlib.contextmanager
+def _oom_as_status(where: str) -> Iterator[None]:
+    try:
+        yield
+    except tf.errors.ResourceExhaustedError as exc:
+        raise OutOfMemory(f"out of memory {where}: {exc.message.splitlines()[0] if exc.message else exc}") from exc
+
+
+class TensorFlowBackend(Backend):
+    name = "tensorflow"
+    timer = "time.perf_counter+readback"
+
+    @classmethod
+    def resolve_device(cls, requested: str) -> str:
+        gpus = tf.config.list_physical_devices("GPU")
+        if requested == "auto":
+            return "cuda" if gpus else "cpu"
+        if requested.startswith("cuda") and not gpus:
+            raise UnsupportedPrecision("device 'cuda' requested but TensorFlow sees no GPU")
+        return requested
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        precision, on_gpu = self.spec.precision, self.device.startswith("cuda")
+        if precision not in PRECISIONS:
+            known = ", ".join(PRECISIONS)
+            raise UnsupportedPrecision(f"precision {precision!r} is not supported by the TensorFlow runner; use one of {known}")
+        if precision == "tf32" and not on_gpu:
+            raise UnsupportedPrecision("tf32 needs an NVIDIA GPU (Ampere or newer); this run is on the CPU")
+        if precision == "int8" and self.spec.mode.value != "inference":
+            raise UnsupportedPrecision("int8 is an inference precision; training runs use fp32, tf32, amp-fp16 or amp-bf16")
+        if self.spec.benchmark.training.grad_accum_steps != 1:
+            raise RunFailure("grad_accum_steps > 1 is not implemented by the TensorFlow runner")
+        if precision == "int8":
+            self.device = "cpu"  # the TFLite interpreter runs on the CPU whatever the machine has
+        self.entry = model_entry(self.spec.benchmark.implementations["tensorflow"])
+        self.strategy = self._make_strategy(on_gpu)  # first: MultiWorkerMirroredStrategy needs a fresh runtime
+        tf.config.experimental.enable_tensor_float_32_execution(precision == "tf32")  # TF's default is on
+        keras.mixed_precision.set_global_policy(KERAS_POLICIES[precision])
+        keras.utils.set_random_seed(self.spec.seed)
+        self.workers, self.worker_index = _num_workers(), _worker_index()
+        self.replicas = self.strategy.num_replicas_in_sync
+        self.local_replicas = max(1, self.replicas // self.workers)
+        self.jit_compile = self.spec.benchmark.options.compile
+        self.interpreter: Any = None
+        launch = self.spec.launch
+        if launch.world_size != self.replicas:  # MirroredStrategy: one process drives several GPUs
+            nodes = launch.nodes if self.replicas % launch.nodes == 0 else 1
+            launch = launch.model_copy(update={"nodes": nodes, "procs_per_node": self.replicas // nodes, "world_size": self.replicas})
+            self.spec = self.spec.model_copy(update={"launch": launch})
+
+    def _make_strategy(self, on_gpu: bool) -> tf.distribute.Strategy:
+        if self.spec.precision == "int8":  # one CPU process; the TFLite converter wants plain Keras variables
+            return tf.distribute.get_strategy()
+        if "TF_CONFIG" in os.environ:
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        gpus = tf.config.list_physical_devices("GPU")
+        for gpu in gpus:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        if on_gpu and len(gpus) > 1:
+            return tf.distribute.MirroredStrategy()
+        index = self.device.split(":")[1] if ":" in self.device else "0"
+        return tf.distribute.OneDeviceStrategy(f"/gpu:{index}" if on_gpu else "/cpu:0")
+
+    def precision_flags(self) -> dict[str, Any]:
+        policy = keras.mixed_precision.global_policy()
+        flags = {
+            "precision": self.spec.precision,
+            "keras_policy": policy.name,
+            "compute_dtype": policy.compute_dtype,
+            "variable_dtype": policy.variable_dtype,
+            "tensor_float_32_execution": tf.config.experimental.tensor_float_32_execution_enabled(),
+            "loss_scale": "dynamic (keras LossScaleOptimizer)" if policy.name == "mixed_float16" else None,
+            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        }
+        if self.spec.precision == "int8":
+            flags["quantization"] = "TFLite post-training full-integer int8 (int8 input/output), representative real training images"
+        return flags
+
+    def options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {
+            "jit_compile": self.jit_compile,
+            "distribute_strategy": type(self.strategy).__name__,
+            "replicas": self.replicas,
+            "data": "tf.data: parallel decode (AUTOTUNE), prefetch",
+        }
+        if self.spec.precision == "int8":
+            opts = {"runtime": self._interpreter_name, "num_threads": os.cpu_count() or 1, "delegate": "default (XNNPACK where it applies)"}
+        return opts
+
+    # --- model ------------------------------------------------------------------
+
+    @property
+    def num_classes(self) -> int:
+        return self.dataset.num_classes if self.dataset else (self.spec.benchmark.dataset.num_classes or 1000)
+
+    @property
+    def global_batch(self) -> int:
+        return self.spec.benchmark.training.batch_size * self.replicas
+
+    @property
+    def steps_per_epoch(self) -> int:
+        per_worker = (self.dataset.train_samples if self.dataset else 0) // self.workers
+        return max(1, per_worker // (self.spec.benchmark.training.batch_size * self.local_replicas))
+
+    def build_model(self, train: bool) -> None:
+        size = self.spec.benchmark.dataset.image_size
+        with self.strategy.scope():
+            self.model = self.entry.build(self.num_classes, size)
+            self._forward = tf.function(lambda x: tf.cast(self.model(x, training=False), tf.float32), jit_compile=self.jit_compile)
+            if train:
+                self._build_optimizer()
+        if not train and self.spec.precision == "int8":
+            self._quantize()
+
+    def _build_optimizer(self) -> None:
+        cfg = self.spec.benchmark.training
+        base_lr = cfg.lr * self.global_batch / cfg.lr_reference_batch
+        total = cfg.max_epochs * self.steps_per_epoch
+        self.schedule = WarmupCosine(base_lr, cfg.warmup_epochs * self.steps_per_epoch, total, cfg.schedule == "cosine")
+        optimizer = keras.optimizers.SGD(self.schedule, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay or None)
+        if cfg.weight_decay and not cfg.bn_weight_decay:  # no weight decay on batch-norm weights and biases (1-D)
+            optimizer.exclude_from_weight_decay(var_list=[v for v in self.model.trainable_variables if len(v.shape) <= 1])
+        if keras.mixed_precision.global_policy().name == "mixed_float16":
+            optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
+        self.optimizer = optimizer
+        smoothing = cfg.label_smoothing
+
+        def replica_step(images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+            with tf.GradientTape() as tape:
+                logits = tf.cast(self.model(images, training=True), tf.float32)
+                onehot = tf.one_hot(labels, self.num_classes)
+                per_example = keras.losses.categorical_crossentropy(onehot, logits, from_logits=True, label_smoothing=smoothing)
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
+                scaled = optimizer.scale_loss(loss) if isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer) else loss
+            grads = tape.gradient(scaled, self.model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
+            return loss
+
+        replica_step = tf.function(replica_step, jit_compile=self.jit_compile)
+
+        @tf.function
+        def train_step(images: Any, labels: Any) -> tf.Tensor:
+            losses = self.strategy.run(replica_step, args=(images, labels))
+            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
+        self._train_step = train_step
+
+    # --- data -------------------------------------------------------------------
+
+    def _decode(self, train: bool) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+        size = self.spec.benchmark.dataset.image_size
+        digits = self.dataset.name == "digits"
+
+        def decode(path: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+            image = tf.cast(image, tf.float32)
+            if digits:  # written at the suite's size already
+                return tf.image.resize(image, (size, size)), label
+            image = tf.image.resize(image, (round(size * 256 / 224),) * 2)
+            if train:
+                return tf.image.random_flip_left_right(tf.image.random_crop(image, (size, size, 3))), label
+            return tf.image.resize_with_crop_or_pad(image, size, size), label
+
+        return decode
+
+    def _augment(self) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+        """The PyTorch runner's light geometric jitter for digits: rotate up to 8 degrees, shift up to 8%."""
+        jitter = keras.Sequential(
+            [
+                keras.layers.RandomRotation(8 / 360, fill_mode="constant", seed=self.spec.seed),
+                keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=self.spec.seed + 1),
+            ]
+        )
+        preprocess = self.entry.preprocess
+        if self.dataset.name != "digits":
+            return lambda images, labels: (preprocess(images), labels)
+        return lambda images, labels: (preprocess(jitter(images, training=True)), labels)
+
+    def _train_dataset(self, context: tf.distribute.InputContext) -> tf.data.Dataset:
+        cfg = self.spec.benchmark.training
+        _, paths, labels = list_image_folder(self.dataset.root / "train")
+        ds = tf.data.Dataset.from_tensor_slices((paths, labels))
+        ds = ds.shard(context.num_input_pipelines, context.input_pipeline_id)
+        ds = ds.shuffle(len(paths), seed=self.spec.seed, reshuffle_each_iteration=True)
+        ds = ds.map(self._decode(train=True), num_parallel_calls=AUTOTUNE)
+        ds = ds.batch(cfg.batch_size, drop_remainder=True).take(self.steps_per_epoch * self.local_replicas)
+        return ds.map(self._augment(), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+    def _val_dataset(self, batch_size: int) -> tf.data.Dataset:
+        _, paths, labels = list_image_folder(self.dataset.root / "val")
+        ds = tf.data.Dataset.from_tensor_slices((paths, labels)).map(self._decode(train=False), num_parallel_calls=AUTOTUNE)
+        preprocess = self.entry.preprocess
+        return ds.batch(batch_size).map(lambda x, y: (preprocess(x), y), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+    def open_data(self) -> None:
+        self.classes, _, self.val_labels = list_image_folder(self.dataset.root / "val")
+        self.train_data = self.strategy.distribute_datasets_from_function(self._train_dataset)
+        self.val_data = self._val_dataset(max(self.spec.benchmark.training.batch_size, 128))
+
+    def open_throughput_data(self, synthetic: bool) -> None:
+        if synthetic:
+            cfg, size = self.spec.benchmark.training, self.spec.benchmark.dataset.image_size
+            rng = np.random.default_rng(self.spec.seed)
+            images = rng.standard_normal((cfg.batch_size, size, size, 3), dtype=np.float32)
+            labels = rng.integers(0, self.num_classes, cfg.batch_size).astype(np.int32)
+            ds = tf.data.Dataset.from_tensors((images, labels)).repeat()
+            self.stream = iter(self.strategy.distribute_datasets_from_function(lambda _: ds))
+        else:
+            self.open_data()
+            self.stream = iter(self.strategy.distribute_datasets_from_function(lambda ctx: self._train_dataset(ctx).repeat()))
+        self.cached_batch = next(self.stream)
+
+    # --- training ---------------------------------------------------------------
+
+    def _step(self, images: Any, labels: Any) -> tf.Tensor:
+        if testhooks.active() == "oom":
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor (raised by BENCHSITE_TEST_HOOK=oom)")
+        return self._train_step(images, labels)
+
+    def _lr(self) -> float:
+        return float(self.schedule(self.optimizer.iterations))
+
+    def train_epoch(self, epoch: int, total_epochs: int) -> EpochStats:
+        losses: list[tf.Tensor] = []
+        data_time = 0.0
+        start = waited = time.perf_counter()
+        with _oom_as_status(f"in epoch {epoch}"):
+            for images, labels in self.train_data:
+                data_time += time.perf_counter() - waited
+                losses.append(self._step(images, labels))
+                waited = time.perf_counter()
+            loss_mean = float(tf.reduce_mean(tf.stack(losses))) if losses else float("nan")  # the read-back
+        elapsed = time.perf_counter() - start
+        lr = self._lr()
+        if not math.isfinite(loss_mean):
+            raise Diverged(f"training loss became {loss_mean} in epoch {epoch} (lr {lr:.4g})")
+        return EpochStats(len(losses) * self.global_batch, len(losses), loss_mean, elapsed, data_time, lr)
+
+    def train_steps(self, steps: int, cached_batch: bool) -> StepStats:
+        data_time, loss = 0.0, None
+        with _oom_as_status("in a throughput window"):
+            for _ in range(steps):
+                waited = time.perf_counter()
+                images, labels = self.cached_batch if cached_batch else next(self.stream)
+                data_time += time.perf_counter() - waited
+                loss = self._step(images, labels)
+            value = float(loss)  # one read-back, at the end of the window
+        if not math.isfinite(value):
+            raise Diverged(f"training loss became {value} in a throughput window")
+        # per replica, as one PyTorch process reports it: the mode multiplies by the world size (replicas)
+        return StepStats(samples=steps * self.spec.benchmark.training.batch_size, steps=steps, data_time_s=data_time)
+
+    def evaluate(self) -> EvalStats:
+        """Every worker evaluates the whole validation split on the same weights, so all stop together."""
+        logits = self._predict_all(self._forward)
+        labels = np.asarray(self.val_labels)
+        k = min(5, logits.shape[1])
+        top = np.argsort(-logits, axis=1)[:, :k]
+        hit1 = top[:, 0] == labels
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        n = len(labels)
+        metrics = {
+            "top1": float(hit1.mean()),
+            f"top{k}": float((top == labels[:, None]).any(axis=1).mean()),
+            "loss": float(-log_probs[np.arange(n), labels].sum() / n),
+        }
+        per_class = [float(hit1[labels == i].sum()) / max(1, int((labels == i).sum())) for i in range(len(self.classes))]
+        if self.workers > 1:  # batch-norm statistics differ per worker: every task stops on task 0's verdict
+            shared = self._from_task0(np.array([*metrics.values(), *per_class]))
+            metrics = dict(zip(metrics, shared[: len(metrics)].tolist(), strict=True))
+            per_class = shared[len(metrics) :].tolist()
+        subjects = [(name, int((labels == i).sum()), {"top1": per_class[i]}) for i, name in enumerate(self.classes)]
+        return EvalStats(metrics, subjects)
+
+    def _from_task0(self, values: np.ndarray) -> np.ndarray:
+        """Task 0's ``values`` on every task: an all-reduce (sum) where the other tasks add zeros."""
+        mine = values / self.local_replicas if self.worker_index == 0 else np.zeros_like(values)
+        return self._sum_over_replicas(tf.constant(mine)).numpy()
+
+    @tf.function
+    def _sum_over_replicas(self, value: tf.Tensor) -> tf.Tensor:
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(tf.identity, args=(value,)), axis=None)
+
+    def _predict_all(self, forward: Callable[[tf.Tensor], tf.Tensor]) -> np.ndarray:
+        with _oom_as_status("in evaluation"):
+            return np.concatenate([forward(images).numpy() for images, _ in self.val_data])
+
+    # --- trained weights --------------------------------------------------------
+
+    def save_trained_weights(self, folder: Path, meta: dict[str, Any]) -> None:
+        if self.worker_index != 0:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / ".tmp-model.weights.h5"
+        self.model.save_weights(tmp)
+        os.replace(tmp, folder / "model.weights.h5")
+        write_json_atomic(folder / "meta.json", meta)
+
+    def _trained_weights(self) -> str:
+        """Load the weights a convergence run of this benchmark left, or train here until the target (off the clock)."""
+        folder = weights_dir(self.spec)
+        meta = read_json(folder / "meta.json")
+        if meta is not None and (folder / "model.weights.h5").is_file():
+            self.model.load_weights(folder / "model.weights.h5")
+            return f"trained by run {meta['run_id']} ({meta['precision']}, {meta['epochs']} epochs)"
+        bench = self.spec.benchmark
+        with self.strategy.scope():
+            self._build_optimizer()
+        self.open_data()
+        epoch, top1 = 0, 0.0
+        for epoch in range(1, bench.training.max_epochs + 1):
+            self.train_epoch(epoch, bench.training.max_epochs)
+            top1 = self.evaluate().metrics[bench.quality_target.metric]
+            if top1 >= bench.quality_target.value:
+                break
+        return f"trained in this run before quantization (fp32, {epoch} epochs, val {bench.quality_target.metric} {top1:.4f})"
+
+    # --- INT8 through TFLite ------------------------------------------------------
+
+    @property
+    def _interpreter_name(self) -> str:
+        try:
+            import ai_edge_litert.interpreter  # noqa: F401
+
+            return "LiteRT interpreter (ai_edge_litert)"
+        except ImportError:
+            return "tf.lite.Interpreter"
+
+    def _interpreter(self, model_content: bytes) -> Any:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:  # TensorFlow's own copy, deprecated in favour of LiteRT but the same runtime
+            Interpreter = tf.lite.Interpreter
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated", category=UserWarning)
+            return Interpreter(model_content=model_content, num_threads=os.cpu_count() or 1)
+
+    def _quantize(self) -> None:
+        """Post-training full-integer INT8 quantization with real training images; quality of both models on val."""
+        self.weights = self._trained_weights()
+        if not hasattr(self, "val_data"):
+            self.open_data()
+        reference = self._predict_all(self._forward)
+        converter = tf.lite.TFLiteConverter.from_keras_model(self.model)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = self._representative_images
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
+        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints every captured variable
+            self.interpreter = self._interpreter(converter.convert())
+        self.input_detail = self.interpreter.get_input_details()[0]
+        self.output_index = self.interpreter.get_output_details()[0]["index"]
+        labels = np.asarray(self.val_labels)
+        images = np.concatenate([images.numpy() for images, _ in self.val_data])
+        int8_top1 = float((self._tflite_run(self._quantize_input(images)).argmax(axis=1) == labels).mean())
+        self.quality = {"top1": int8_top1, "reference_top1_fp32": float((reference.argmax(axis=1) == labels).mean())}
+
+    def _representative_images(self) -> Iterator[list[np.ndarray]]:
+        _, paths, labels = list_image_folder(self.dataset.root / "train")
+        stride = max(1, len(paths) // INT8_REPRESENTATIVE_IMAGES)  # spread over every class folder
+        chosen = tf.data.Dataset.from_tensor_slices((paths[::stride], labels[::stride]))
+        preprocess = self.entry.preprocess
+        for image, _ in chosen.map(self._decode(train=False)).take(INT8_REPRESENTATIVE_IMAGES):
+            yield [preprocess(image[None]).numpy()]
+
+    def _quantize_input(self, images: np.ndarray) -> np.ndarray:
+        scale, zero_point = self.input_detail["quantization"]
+        return np.clip(np.round(images / scale + zero_point), -128, 127).astype(np.int8)
+
+    def _tflite_run(self, batch: np.ndarray) -> np.ndarray:
+        if tuple(self.input_detail["shape"]) != batch.shape:
+            self.interpreter.resize_tensor_input(self.input_detail["index"], batch.shape)
+            self.interpreter.allocate_tensors()
+            self.input_detail = self.interpreter.get_input_details()[0]
+        self.interpreter.set_tensor(self.input_detail["index"], batch)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output_index)  # a copy: the result is on the host
+
+    # --- inference --------------------------------------------------------------
+
+    @property
+    def _device_name(self) -> str:
+        devices = getattr(self.strategy.extended, "worker_devices", None)
+        return devices[0] if devices else "/cpu:0"
+
+    def inference_batch(self, batch_size: int) -> Any:
+        size = self.spec.benchmark.dataset.image_size
+        if self.dataset is None:  # --synthetic
+            images = np.random.default_rng(self.spec.seed).standard_normal((batch_size, size, size, 3), dtype=np.float32)
+        else:
+            val = self._val_dataset(batch_size).unbatch().repeat().take(batch_size)
+            images = np.stack([image.numpy() for image, _ in val])
+        if self.interpreter is not None:
+            batch = self._quantize_input(images)
+            self._tflite_run(batch)  # resize the interpreter to this batch size, off the clock
+            return batch
+        with tf.device(self._device_name):
+            return tf.identity(tf.constant(images))
+
+    def infer(self, batch: Any) -> None:
+        if self.interpreter is not None:
+            self._tflite_run(batch)
+            return
+        with _oom_as_status(f"at batch {batch.shape[0]}"):
+            self._forward(batch).numpy()  # read back: returns only when the device is done
+
+    def memory_peaks_mib(self) -> tuple[float | None, float | None]:
+        if not self.device.startswith("cuda") or self.interpreter is not None:
+            return None, None
+        info = tf.config.experimental.get_memory_info(self._device_name.split("device:")[-1])
+        return info["peak"] / 2**20, None
