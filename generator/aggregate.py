@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from generator.derived import Summary, scaling, throughput_speedup
+from generator.derived import Summary, scaling, throughput_speedup, time_for_epochs
 from generator.results import LoadedResult
 from runners.schema import InferencePoint, Mode, Result, Status
 
@@ -23,6 +24,7 @@ class Setup:
     framework: str
     accelerator: str
     driver: str
+    power_limit: str
     devices: int
     precision: str
     dataset: str
@@ -30,12 +32,30 @@ class Setup:
     @property
     def label(self) -> str:
         """Name the setup in one line, e.g. '8x NVIDIA A100 (driver 550.54), pytorch, amp'."""
-        driver = f" (driver {self.driver})" if self.driver else ""
-        return f"{self.devices}x {self.accelerator}{driver}, {self.framework}, {self.precision}, {self.dataset}"
+        return f"{self.devices}x {self.accelerator}{self.conditions}, {self.framework}, {self.precision}, {self.dataset}"
+
+    @property
+    def conditions(self) -> str:
+        """The driver and power limit in parentheses, or '' without an accelerator."""
+        parts = [f"driver {self.driver}" if self.driver else "", f"{self.power_limit} W limit" if self.power_limit else ""]
+        text = ", ".join(p for p in parts if p)
+        return f" ({text})" if text else ""
+
+    @property
+    def comparable(self) -> tuple[str, str, str, str, str]:
+        """What must match for two setups to share a figure: accelerator, driver, power limit, dataset, framework."""
+        return (self.accelerator, self.driver, self.power_limit, self.dataset, self.framework)
+
+    @property
+    def tab(self) -> str:
+        """The content tab a setup is shown under: accelerator model and precision."""
+        return f"{self.accelerator} · {self.precision}"
 
 
 @dataclass
 class ConvergenceRow:
+    """Time to train and accuracy of the latest repeat group of one setup."""
+
     setup: Setup
     runs: list[LoadedResult]
     metric: str
@@ -44,10 +64,23 @@ class ConvergenceRow:
     time_to_target_s: Summary | None
     final_metric: Summary | None
     epochs: Summary
+    top5: Summary | None = None
+    earlier_runs: int = 0
+
+    @property
+    def latest(self) -> LoadedResult:
+        return self.runs[-1]
+
+    @property
+    def throughput(self) -> Summary | None:
+        """Training throughput measured during these runs, if recorded."""
+        return _summary([r.result.training.throughput.samples_per_s for r in self.runs if r.result.training.throughput])
 
 
 @dataclass
 class ThroughputRow:
+    """Training throughput of the latest repeat group of one setup, with what is derived from it."""
+
     setup: Setup
     runs: list[LoadedResult]
     samples_per_s: Summary
@@ -55,6 +88,19 @@ class ThroughputRow:
     scaling: float | None = None
     speedup: float | None = None
     speedup_baseline: str | None = None
+    baseline_runs: list[LoadedResult] = field(default_factory=list)
+    epochs: int | None = None
+    time_for_epochs_s: float | None = None
+    earlier_runs: int = 0
+
+    @property
+    def latest(self) -> LoadedResult:
+        return self.runs[-1]
+
+    @property
+    def scaling_kind(self) -> str:
+        """'weak' (per-device batch fixed), 'strong' (global batch fixed) or '' when not recorded."""
+        return "" if self.weak_scaling is None else "weak" if self.weak_scaling else "strong"
 
 
 @dataclass
@@ -65,9 +111,12 @@ class LatencyRow:
 
 @dataclass
 class InferenceTable:
+    """The latency sweep of the latest repeat group of one setup (accelerator x precision x ...)."""
+
     setup: Setup
     runs: list[LoadedResult]
     rows: list[LatencyRow]
+    earlier_runs: int = 0
 
     @property
     def latest(self) -> LoadedResult:
@@ -91,6 +140,20 @@ class BenchmarkAggregate:
     def failed(self) -> list[LoadedResult]:
         """Runs that did not succeed."""
         return [r for r in self.runs if r.result.run.status is not Status.success]
+
+    @property
+    def latest_runs(self) -> list[LoadedResult]:
+        """The runs behind the numbers shown: the latest repeat group of every setup."""
+        rows = [*self.convergence, *self.throughput, *self.inference]
+        return sorted({id(r): r for row in rows for r in row.runs}.values(), key=_started)
+
+    @property
+    def commands(self) -> list[tuple[str, list[LoadedResult]]]:
+        """The distinct command lines that produced the numbers shown, each with its runs."""
+        by_command: dict[str, list[LoadedResult]] = defaultdict(list)
+        for loaded in self.latest_runs:
+            by_command[shlex.join(loaded.result.provenance.command)].append(loaded)
+        return sorted(by_command.items())
 
     @property
     def fastest_convergence(self) -> ConvergenceRow | None:
@@ -128,6 +191,17 @@ class Aggregate:
         return max((r.result.run.finished_utc for r in self.runs), default=None)
 
     @property
+    def latest_session(self) -> list[LoadedResult]:
+        """The runs started on the UTC day of the newest run ("last night's run"), oldest first."""
+        if not self.runs:
+            return []
+        day = self.runs[-1].result.run.started_utc.date()
+        start = len(self.runs)
+        while start > 0 and self.runs[start - 1].result.run.started_utc.date() == day:
+            start -= 1
+        return self.runs[start:]
+
+    @property
     def failed(self) -> list[LoadedResult]:
         """Every run that did not succeed, newest first."""
         return sorted((r for b in self.benchmarks for r in b.failed), key=_started, reverse=True)
@@ -149,6 +223,12 @@ def driver_version(result: Result) -> str:
     return " + ".join(sorted({d.driver_version for d in result.environment.accelerators.devices}))
 
 
+def power_limit(result: Result) -> str:
+    """Return the accelerators' power limit(s) in watts, or '' when not recorded."""
+    limits = sorted({d.power_limit_w for d in result.environment.accelerators.devices if d.power_limit_w is not None})
+    return " + ".join(f"{w:g}" for w in limits)
+
+
 def setup_of(result: Result, precision: str | None = None) -> Setup:
     """Return the grouping key of one result."""
     return Setup(
@@ -156,6 +236,7 @@ def setup_of(result: Result, precision: str | None = None) -> Setup:
         framework=result.run.framework,
         accelerator=accelerator_name(result),
         driver=driver_version(result),
+        power_limit=power_limit(result),
         devices=result.environment.launch.world_size,
         precision=precision or result.run.precision,
         dataset=f"{result.dataset.name} {result.dataset.version}",
@@ -177,6 +258,23 @@ def _successful(runs: list[LoadedResult], mode: Mode) -> list[LoadedResult]:
     return [r for r in runs if r.result.run.mode is mode and r.result.run.status is Status.success]
 
 
+def latest_group(runs: list[LoadedResult]) -> list[LoadedResult]:
+    """Return the runs of the newest repeat group among runs sorted by start time (older groups are history)."""
+    group = runs[-1].result.run.repeat.group
+    return [r for r in runs if r.result.run.repeat.group == group]
+
+
+def epochs_of(result: Result) -> int | None:
+    """Return the configured number of training epochs of a run, if it recorded one."""
+    training = result.training
+    if training is None:
+        return None
+    configured = training.hyperparameters.get("max_epochs") or training.hyperparameters.get("epochs")
+    if isinstance(configured, int) and not isinstance(configured, bool) and configured > 0:
+        return configured
+    return training.time_to_target.max_epochs if training.time_to_target else None
+
+
 # --- per mode ----------------------------------------------------------------
 
 
@@ -187,10 +285,12 @@ def _summary(values: list[float]) -> Summary | None:
 def convergence_rows(runs: list[LoadedResult]) -> list[ConvergenceRow]:
     """Summarise time to target and final accuracy per setup."""
     rows = []
-    for setup, group in _group(_successful(runs, Mode.convergence), lambda r: setup_of(r.result)).items():
+    for setup, every in _group(_successful(runs, Mode.convergence), lambda r: setup_of(r.result)).items():
+        group = latest_group(every)
         ttts = [r.result.training.time_to_target for r in group]
         metric = ttts[-1].metric
         finals = [r.result.training.final_metrics[metric] for r in group if metric in r.result.training.final_metrics]
+        top5 = [r.result.training.final_metrics["top5"] for r in group if metric != "top5" and "top5" in r.result.training.final_metrics]
         rows.append(
             ConvergenceRow(
                 setup=setup,
@@ -201,40 +301,59 @@ def convergence_rows(runs: list[LoadedResult]) -> list[ConvergenceRow]:
                 time_to_target_s=_summary([t.time_to_target_s for t in ttts if t.reached]),
                 final_metric=_summary(finals),
                 epochs=Summary.of([t.epochs for t in ttts]),
+                top5=_summary(top5),
+                earlier_runs=len(every) - len(group),
             )
         )
     return rows
 
 
 def throughput_rows(runs: list[LoadedResult], mode: Mode = Mode.throughput) -> list[ThroughputRow]:
-    """Summarise training throughput of ``mode`` runs per setup, with scaling over one device and speedup over fp32/tf32."""
-    rows = [
-        ThroughputRow(
-            setup, group, Summary.of([r.result.training.throughput.samples_per_s for r in group]), group[-1].result.training.weak_scaling
-        )
-        for setup, group in _group(_successful(runs, mode), lambda r: setup_of(r.result)).items()
-        if all(r.result.training and r.result.training.throughput for r in group)
-    ]
-    by_setup = {row.setup: row.samples_per_s.headline for row in rows}
+    """Summarise training throughput of ``mode`` runs per setup: scaling over one device, speedup over fp32/tf32, time per N epochs."""
+    rows = []
+    for setup, every in _group(_successful(runs, mode), lambda r: setup_of(r.result)).items():
+        group = [r for r in latest_group(every) if r.result.training and r.result.training.throughput]
+        if group:
+            rate = Summary.of([r.result.training.throughput.samples_per_s for r in group])
+            rows.append(ThroughputRow(setup, group, rate, group[-1].result.training.weak_scaling, earlier_runs=len(every) - len(group)))
+    by_setup = {row.setup: row for row in rows}
     for row in rows:
-        single = by_setup.get(replace(row.setup, devices=1))
-        if single is not None and row.setup.devices > 1:
-            row.scaling = scaling(row.samples_per_s.headline, single)
-        baseline = next((p for p in SPEEDUP_BASELINES if replace(row.setup, precision=p) in by_setup), None)
-        if baseline is not None and baseline != row.setup.precision:
-            row.speedup = throughput_speedup(row.samples_per_s.headline, by_setup[replace(row.setup, precision=baseline)])
-            row.speedup_baseline = baseline
+        _derive(row, by_setup)
     return rows
+
+
+def _same_configuration(row: ThroughputRow, single: ThroughputRow) -> bool:
+    """Weak scaling keeps the per-device batch, strong scaling the global batch; compare only like with like."""
+    mine, theirs = row.latest.result.training, single.latest.result.training
+    return mine.batch_per_device == theirs.batch_per_device if row.weak_scaling is not False else mine.global_batch == theirs.global_batch
+
+
+def _derive(row: ThroughputRow, by_setup: dict[Setup, ThroughputRow]) -> None:
+    rate = row.samples_per_s.headline
+    single = by_setup.get(replace(row.setup, devices=1))
+    if single is not None and row.setup.devices > 1 and _same_configuration(row, single):
+        row.scaling = scaling(rate, single.samples_per_s.headline)
+    baseline = next((p for p in SPEEDUP_BASELINES if replace(row.setup, precision=p) in by_setup), None)
+    if baseline is not None and baseline != row.setup.precision:
+        base = by_setup[replace(row.setup, precision=baseline)]
+        row.speedup = throughput_speedup(rate, base.samples_per_s.headline)
+        row.speedup_baseline = baseline
+        row.baseline_runs = base.runs
+    latest = row.latest.result
+    row.epochs = epochs_of(latest)
+    if row.epochs and latest.dataset.train_samples:
+        row.time_for_epochs_s = time_for_epochs(rate, latest.dataset.train_samples, row.epochs)
 
 
 def inference_tables(runs: list[LoadedResult]) -> list[InferenceTable]:
     """Collect the latency sweep of every run, one table per setup (accelerator x precision x ...)."""
     tables = []
     key = lambda r: setup_of(r.result, r.result.inference.precision)  # noqa: E731
-    for setup, group in _group(_successful(runs, Mode.inference), key).items():
+    for setup, every in _group(_successful(runs, Mode.inference), key).items():
+        group = latest_group(every)
         rows = [LatencyRow(point, loaded) for loaded in group for point in loaded.result.inference.results]
         rows.sort(key=lambda row: (row.point.batch_size, _started(row.source)))
-        tables.append(InferenceTable(setup, group, rows))
+        tables.append(InferenceTable(setup, group, rows, earlier_runs=len(every) - len(group)))
     return tables
 
 

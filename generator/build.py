@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import subprocess
+import shutil
 import sys
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -13,11 +14,14 @@ from urllib.parse import quote, unquote
 import yaml
 
 from generator.aggregate import aggregate
+from generator.cache import Scan, load_scan, scan_results
 from generator.charts import Chart, render_charts
 from generator.errors import BuildError, InvalidResults
-from generator.pages import Page, nav, render_pages
-from generator.results import LoadedResult, LoadReport, load_results
-from runners.schema import json_schema
+from generator.export import downloads
+from generator.pages import TEMPLATES_DIR, Page, nav, render_pages
+from generator.results import LoadedResult, LoadReport
+from runners import __version__
+from runners.schema import Problem, json_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_CONFIG = ROOT / "mkdocs.yml"
@@ -43,16 +47,24 @@ def build(results: Iterable[str | os.PathLike[str]], site_dir: Path, strict: boo
 def generate(results: Iterable[str | os.PathLike[str]], site_dir: Path, strict: bool = False, work_dir: Path | None = None) -> Path:
     """Write the docs folder and its mkdocs.yml into work_dir (default: build/); return the config path."""
     work_dir = Path(work_dir or DEFAULT_WORK_DIR).resolve()
-    report = load_results(list(results))
+    scan = scan_results(results)
+    stamp = BuildStamp(work_dir / "cache" / "build.json", inputs_fingerprint(scan, site_dir))
+    if (previous := stamp.unchanged(work_dir / "docs")) is not None:
+        validate(previous, strict)
+        log("nothing changed since the last build; docs folder kept")
+        return work_dir / "mkdocs.yml"
+    report = load_scan(scan, work_dir / "cache" / "results.pickle")
     validate(report, strict)
     agg = aggregate(report.results)
-    charts = render_charts(agg)
+    charts = render_charts(agg, work_dir / "cache" / "charts")
     links = published_paths(report.results)
     pages = render_pages(agg, charts, links, report.problems)
     files = docs_files(pages, charts, report.results, links)
     sync_tree(files, work_dir / "docs")
     log(f"wrote {len(pages)} page(s) and {sum(map(len, charts.values()))} chart(s) to {work_dir / 'docs'}")
-    return write_config(work_dir, site_dir, nav(pages))
+    config = write_config(work_dir, site_dir, nav(pages))
+    stamp.record(report, work_dir / "docs", files)
+    return config
 
 
 def validate(report: LoadReport, strict: bool) -> None:
@@ -60,11 +72,56 @@ def validate(report: LoadReport, strict: bool) -> None:
     for problem in report.problems:
         print(problem, file=sys.stderr)
     bad = report.bad_files
-    log(f"loaded {report.files} result file(s): {len(report.results)} valid, {len(bad)} invalid")
+    log(f"loaded {report.files} result file(s): {report.files - len(bad)} valid, {len(bad)} invalid")
     if bad and strict:
         raise InvalidResults(f"{len(report.problems)} problem(s) in {len(bad)} file(s): {', '.join(bad)}")
     if bad:
         log(f"skipped {len(bad)} invalid file(s); use --strict to fail instead")
+
+
+def _code_digest() -> str:
+    """Hash everything besides the results that shapes the docs folder: generator, schema, suites, templates, config."""
+    digest = hashlib.sha256(__version__.encode())
+    sources = [BASE_CONFIG, *sorted((ROOT / "generator").glob("*.py")), *sorted((ROOT / "runners" / "suites").glob("*.yaml"))]
+    sources += [ROOT / "runners" / "schema.py", *sorted(TEMPLATES_DIR.rglob("*"))]
+    for path in sources:
+        if path.is_file():
+            digest.update(path.as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def inputs_fingerprint(scan: Scan, site_dir: Path) -> str:
+    """Hash the inputs of generate(): every result file's path, size and mtime, the code and the site dir."""
+    text = json.dumps([_code_digest(), str(site_dir), scan.fingerprint()])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class BuildStamp:
+    """What the last generate() was made from and wrote, so an unchanged rebuild can skip straight to mkdocs."""
+
+    def __init__(self, path: Path, fingerprint: str) -> None:
+        self.path, self.fingerprint = path, fingerprint
+
+    def unchanged(self, docs: Path) -> LoadReport | None:
+        """Return the last build's report if the inputs are the same and the docs folder is as it was written."""
+        try:
+            saved = json.loads(self.path.read_text(encoding="utf-8"))
+            if saved["fingerprint"] != self.fingerprint:
+                return None
+            for rel, size in saved["docs"].items():
+                if (docs / rel).stat().st_size != size:
+                    return None
+            problems = [Problem(*p) for p in saved["problems"]]
+            return LoadReport(problems=problems, files=saved["files"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def record(self, report: LoadReport, docs: Path, files: dict[str, bytes | Path]) -> None:
+        """Save this build's fingerprint, report and the size of every file written to the docs folder."""
+        sizes = {rel: (docs / rel).stat().st_size for rel in files}
+        problems = [[p.path, p.field, p.message] for p in report.problems]
+        data = {"fingerprint": self.fingerprint, "files": report.files, "problems": problems, "docs": sizes}
+        write_if_changed(self.path, json.dumps(data).encode())
 
 
 def published_paths(results: list[LoadedResult]) -> dict[str, str]:
@@ -85,11 +142,12 @@ def published_paths(results: list[LoadedResult]) -> dict[str, str]:
 
 def docs_files(
     pages: list[Page], charts: dict[str, dict[str, Chart]], results: list[LoadedResult], links: dict[str, str]
-) -> dict[str, bytes]:
-    """Return every file of the docs folder as relative path -> content."""
-    files = {page.path: page.markdown.encode() for page in pages}
+) -> dict[str, bytes | Path]:
+    """Return every file of the docs folder as relative path -> content (or the file to copy it from)."""
+    files: dict[str, bytes | Path] = {page.path: page.markdown.encode() for page in pages}
     files |= {chart.path: chart.svg.encode() for mine in charts.values() for chart in mine.values()}
-    files |= {unquote(links[str(r.path)]): r.path.read_bytes() for r in results}
+    files |= {unquote(links[str(r.path)]): r.path for r in results}
+    files |= downloads(results, links)
     files["data/result.schema.json"] = json.dumps(json_schema(), indent=2).encode()
     return files
 
@@ -98,13 +156,30 @@ def write_if_changed(path: Path, content: bytes) -> None:
     """Write a file only when its content differs, so `mkdocs serve` sees real changes only."""
     if not path.is_file() or path.read_bytes() != content:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(content)
+        tmp.replace(path)
 
 
-def sync_tree(files: dict[str, bytes], dest: Path) -> None:
-    """Make dest hold exactly these files (relative path -> content), touching only changed ones."""
+def copy_if_changed(path: Path, source: Path) -> None:
+    """Copy a file (with its mtime) unless the copy already has the source's size and mtime."""
+    src = source.stat()
+    try:
+        dst = path.stat()
+        if (dst.st_size, dst.st_mtime_ns) == (src.st_size, src.st_mtime_ns):
+            return
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, path)
+
+
+def sync_tree(files: dict[str, bytes | Path], dest: Path) -> None:
+    """Make dest hold exactly these files (relative path -> content or source file), touching only changed ones."""
     for rel, content in files.items():
-        write_if_changed(dest / rel, content)
+        if isinstance(content, Path):
+            copy_if_changed(dest / rel, content)
+        else:
+            write_if_changed(dest / rel, content)
     for path in sorted(dest.rglob("*"), reverse=True):
         if path.is_file() and path.relative_to(dest).as_posix() not in files:
             path.unlink()
@@ -132,9 +207,13 @@ def mkdocs_env() -> dict[str, str]:
 
 
 def mkdocs_build(config: Path) -> None:
-    """Run `mkdocs build --strict` on a generated config; raise BuildError with mkdocs' output if it fails."""
-    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", str(config)]
-    proc = subprocess.run(command, capture_output=True, text=True, check=False, env=mkdocs_env())
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-20:])
-        raise BuildError(f"mkdocs build failed (exit {proc.returncode}):\n{tail}")
+    """Run mkdocs' build in this process, strict (any warning fails); raise BuildError with mkdocs' message if it fails."""
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # material's MkDocs 2 banner; benchsite pins mkdocs<2
+    from mkdocs.commands.build import build as mkdocs_build_site
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    try:
+        mkdocs_build_site(load_config(str(config), strict=True))
+    except MkDocsException as exc:
+        raise BuildError(f"mkdocs build failed: {exc.format_message()}") from None

@@ -55,6 +55,15 @@ def scaling_efficiency(throughput: float, single_device_throughput: float, devic
     return scaling(throughput, single_device_throughput) / devices
 
 
+def time_for_epochs(samples_per_s: float, train_samples: int, epochs: int) -> float:
+    """Return the seconds that ``epochs`` passes over ``train_samples`` take at a training throughput."""
+    if samples_per_s <= 0:
+        raise ValueError(f"throughput must be > 0, got {samples_per_s}")
+    if train_samples < 1 or epochs < 1:
+        raise ValueError(f"train_samples and epochs must be >= 1, got {train_samples} and {epochs}")
+    return train_samples * epochs / samples_per_s
+
+
 @dataclass(frozen=True)
 class Summary:
     """Mean, spread and olympic mean of the repeats of one configuration."""

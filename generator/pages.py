@@ -13,17 +13,19 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from generator.aggregate import Aggregate, BenchmarkAggregate
-from generator.charts import Chart
+from generator.aggregate import Aggregate, BenchmarkAggregate, accelerator_name
+from generator.charts import Chart, group_label
 from generator.errors import BuildError
+from generator.features import feature_support
 from generator.results import LoadedResult
-from runners.schema import Problem
+from runners.schema import Problem, Result
 from runners.suites import Benchmark, SuiteError, load_suite
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "site_templates"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>])")  # python-markdown's ESCAPED_CHARS
 _UNSAFE_IN_TITLE = re.compile(r"[<>&\"'`]")
 MISSING = "\N{EN DASH}"
+DATA_PAGE_ROWS = 100  # newest runs listed on the data page; every run is in the downloads
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,27 @@ def first_line(text: str | None, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def cell(value: Any) -> Markup:
+    """Make any value safe inside a Markdown pipe-table cell: HTML-escaped, Markdown syntax (and pipes) escaped."""
+    return mdtext(str(value))
+
+
+def duration(seconds: float | None) -> str:
+    """Format seconds as '42.1 s', '12.5 min' or '3.2 h'."""
+    if seconds is None:
+        return MISSING
+    if seconds < 120:
+        return f"{num(seconds, 1)} s"
+    if seconds < 7200:
+        return f"{num(seconds / 60, 1)} min"
+    return f"{num(seconds / 3600, 1)} h"
+
+
+def accelerator_label(result: Result) -> str:
+    """Name a run's accelerators with their count, e.g. '8x NVIDIA A100-SXM4-80GB'."""
+    return f"{result.environment.launch.world_size}x {accelerator_name(result)}"
+
+
 def source_label(loaded: LoadedResult) -> str:
     """A short label for a result file link: its run's mode and the random suffix of its id."""
     return f"{loaded.result.run.mode.value} {loaded.result.run.id.rsplit('-', 1)[-1]}"
@@ -95,12 +118,25 @@ def environment(links: dict[str, str]) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(num=num, pct=pct, utc=utc, heading=heading, mdtext=mdtext, first_line=first_line, source_label=source_label)
+    env.filters.update(
+        num=num,
+        pct=pct,
+        utc=utc,
+        heading=heading,
+        mdtext=mdtext,
+        cell=cell,
+        duration=duration,
+        first_line=first_line,
+        source_label=source_label,
+        safe_title=safe_title,
+        accelerator_label=accelerator_label,
+    )
 
     def source_href(loaded: LoadedResult) -> str:
         return links[str(loaded.path)]
 
     env.globals["source_href"] = source_href
+    env.globals["group_label"] = group_label
     return env
 
 
@@ -176,13 +212,44 @@ def home_page(site: SiteContext) -> list[Page]:
     return [Page("index.md", "Home", site.render("home.md.j2", "index.md", agg=site.agg, titles=titles))]
 
 
+def tabs(rows: list[Any], key: Callable[[Any], str] | None = None) -> list[tuple[str, list[Any]]]:
+    """Group rows (each with a .setup, or a (bench, row) pair) into content tabs, by default per accelerator and precision."""
+    groups: dict[str, list[Any]] = {}
+    for item in rows:
+        row = item[1] if isinstance(item, tuple) else item
+        groups.setdefault(key(row) if key else row.setup.tab, []).append(item)
+    return sorted(groups.items())
+
+
+@page_kind("performance")
+def performance_page(site: SiteContext) -> list[Page]:
+    """Render performance.md: training and inference tables of every model, one content tab per accelerator and precision."""
+    benches = site.agg.benchmarks
+    titles = {b.slug: site.title(b) for b in benches}
+    context = {
+        "titles": titles,
+        "convergence": tabs([(b, row) for b in benches for row in b.convergence]),
+        "throughput": tabs([(b, row) for b in benches for row in (b.throughput or b.convergence_throughput)]),
+        "inference": tabs([(b, table) for b in benches for table in b.inference]),
+    }
+    return [Page("performance.md", "Performance", site.render("performance.md.j2", "performance.md", **context))]
+
+
 @page_kind("models")
 def model_pages(site: SiteContext) -> list[Page]:
     """Render models/<benchmark>.md for every benchmark."""
     pages = []
     for bench in site.agg.benchmarks:
         path, title = f"models/{bench.slug}.md", site.title(bench)
-        context = {"bench": bench, "spec": suite_benchmark(bench), "title": title, "charts": site.charts[bench.slug]}
+        spec = suite_benchmark(bench)
+        context = {
+            "bench": bench,
+            "spec": spec,
+            "title": title,
+            "charts": site.charts[bench.slug],
+            "features": feature_support(bench.runs, spec.precisions if spec else []),
+            "training_tabs": tabs(bench.throughput or bench.convergence_throughput, key=lambda row: group_label(row.setup.comparable)),
+        }
         pages.append(Page(path, safe_title(title), site.render("model.md.j2", path, **context)))
     return pages
 
@@ -190,7 +257,8 @@ def model_pages(site: SiteContext) -> list[Page]:
 @page_kind("data")
 def data_page(site: SiteContext) -> list[Page]:
     """Render data.md: every result file, the skipped ones and the JSON Schema."""
-    return [Page("data.md", "Data", site.render("data.md.j2", "data.md", agg=site.agg, problems=site.problems))]
+    context = {"agg": site.agg, "problems": site.problems, "limit": DATA_PAGE_ROWS}
+    return [Page("data.md", "Data", site.render("data.md.j2", "data.md", **context))]
 
 
 def render_pages(agg: Aggregate, charts: dict[str, dict[str, Chart]], links: dict[str, str], problems: list[Problem]) -> list[Page]:

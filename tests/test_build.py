@@ -1,9 +1,14 @@
 """A real mkdocs build from fixture results: numbers, traceability, escaping, charts, bad files."""
 
 import contextlib
+import csv
 import io
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import altair as alt
@@ -11,8 +16,10 @@ import pytest
 import yaml
 
 from generator.build import build
+from generator.cache import load_results_cached
 from generator.charts import to_svg
 from generator.errors import InvalidResults
+from generator.pages import MISSING
 from generator.serve import snapshot
 from runners.schema import json_schema
 
@@ -37,7 +44,16 @@ def page(site: Path, name: str) -> str:
 
 
 def cells(html: str) -> list[str]:
-    return re.findall(r"<td>(.*?)</td>", html)
+    """The text of each table cell, tags stripped."""
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)]
+
+
+def rows(html: str) -> list[str]:
+    return html.split("<tr>")
+
+
+def row_with(html: str, *needles: str) -> str:
+    return next(r for r in rows(html) if all(n in r for n in needles))
 
 
 def test_home_shows_latest_run_counts_failed_runs_and_models(built):
@@ -48,7 +64,9 @@ def test_home_shows_latest_run_counts_failed_runs_and_models(built):
     assert "CUDA out of memory" in home and "2026/11/26/digits-a100-oom.yaml" in home
     assert "dgx-a100" in home and "NVIDIA A100-SXM4-80GB" in home and "550.54.15" in home
     assert 'href="models/digits-resnet10t.html"' in home and 'href="models/imagenet-efficientnet-b0.html"' in home
-    digits = cells(next(r for r in home.split("<tr>") if r.startswith('<td><a href="models/digits-resnet10t.html"')))
+    digits = re.findall(
+        r"<td>(.*?)</td>", next(r for r in home.split("<tr>") if r.startswith('<td><a href="models/digits-resnet10t.html"'))
+    )
     assert digits[3].startswith("6.2<br>")  # fastest time to target: olympic mean of 9.4, 5.1, 6.2 on one A100
     assert digits[4].startswith("2909.09<br>")  # peak inference throughput, batch 32
     assert "digits-a100-convergence-0.yaml" in digits[5] and "inference.yaml" in digits[5]
@@ -57,23 +75,59 @@ def test_home_shows_latest_run_counts_failed_runs_and_models(built):
 def test_model_page_shows_the_fixture_numbers(built):
     site, _, _ = built
     digits = page(site, "models/digits-resnet10t.html")
-    row = next(r for r in digits.split("<tr>") if "convergence.yaml" in r and "CPU: Intel" in r)
-    assert ">16.8<" in row and ">97.5<" in row  # time_to_target_s and final top1 (%)
-    a100 = next(r for r in digits.split("<tr>") if "digits-a100-convergence-0.yaml" in r)
-    assert "<td>6.2</td>" in a100 and "<td>3 / 3 (top1 ≥ 97 %)</td>" in a100  # olympic mean, 3 repeats
-    b32 = next(r for r in digits.split("<tr>") if r.startswith("<td>32</td>") and "inference.yaml" in r)
-    assert cells(b32)[:8] == ["32", "2909.09", "11", "10.78", "12.1", "12.65", "14.3", "200"]
-    b1 = next(r for r in digits.split("<tr>") if r.startswith("<td>1</td>") and "inference.yaml" in r)
-    assert cells(b1)[6] == "1.625"  # p99 at batch 1
+    cpu = cells(row_with(digits, "convergence.yaml", "CPU: Intel"))
+    assert cpu[3] == "97.5" and cpu[5] == "16.8"  # final top1 (%) and time to target of the single run
+    a100 = cells(row_with(digits, "digits-a100-convergence-0.yaml", "NVIDIA A100"))
+    assert a100[1:3] == ["3", "3 / 3 (top1 ≥ 97 %)"]
+    assert a100[3] == "97.5 ± 0" and a100[4] == "99"  # accuracy mean ± std over the seeds, top-5
+    assert a100[5] == "6.2 olympic"  # olympic mean of 9.4, 5.1, 6.2
+    b32 = cells(row_with(digits, "<td>32</td>", "inference.yaml"))
+    assert b32[:9] == ["32", "32x32", "2909.09", "11", "10.78", "12.1", "12.65", "14.3", "200"]
+    b1 = cells(row_with(digits, "<td>1</td>", "inference.yaml"))
+    assert b1[7] == "1.625"  # p99 at batch 1
 
 
-def test_model_page_derives_scaling_and_speedup_from_the_seed_numbers(built):
+def test_model_page_follows_the_deeplearningexamples_order(built):
+    site, _, _ = built
+    digits = page(site, "models/digits-resnet10t.html")
+    headings = re.findall(r"<h[234] id=\"([^\"]+)\"", digits)
+    order = [
+        "model-overview",
+        "default-configuration",
+        "feature-support-matrix",
+        "quick-start-guide",
+        "results",
+        "training-accuracy-results",
+        "training-accuracy-plots",
+        "training-performance-results",
+        "inference-performance-results",
+    ]
+    assert [h for h in headings if h in order] == order
+    assert "<pre><code>benchsite run --suite quick</code></pre>" in digits  # provenance.command of the runs shown
+
+
+def test_feature_matrix_is_derived_from_the_results(built):
     site, _, _ = built
     effnet = page(site, "models/imagenet-efficientnet-b0.html")
-    tf32_8 = next(r for r in effnet.split("<tr>") if "effnet-throughput-tf32-8gpu.yaml" in r)
-    assert "<td>9119</td>" in tf32_8 and "7.54x (weak)" in tf32_8
-    amp_8 = next(r for r in effnet.split("<tr>") if "effnet-throughput-amp-8gpu.yaml" in r)
-    assert "5.98x (weak)" in amp_8 and "2.26x vs tf32" in amp_8
+    amp = cells(row_with(effnet, "<td>Automatic mixed precision (AMP)</td>"))
+    assert amp[1] == "Yes" and "effnet-throughput-amp" in row_with(effnet, "<td>Automatic mixed precision (AMP)</td>")
+    assert cells(row_with(effnet, "<td>Multi-GPU training</td>"))[1] == "Yes"
+    assert cells(row_with(effnet, "<td>XLA</td>"))[1] == "Not measured"
+    digits = page(site, "models/digits-resnet10t.html")
+    assert cells(row_with(digits, "<td>Multi-GPU training</td>"))[1] == "Not measured"
+    assert cells(row_with(digits, "<td>Inference latency sweep</td>"))[1] == "Yes"
+
+
+def test_model_page_derives_scaling_speedup_and_epoch_time_from_the_seed_numbers(built):
+    site, _, _ = built
+    effnet = page(site, "models/imagenet-efficientnet-b0.html")
+    tf32_8 = cells(row_with(effnet, "effnet-throughput-tf32-8gpu.yaml", "<td>8</td>"))
+    assert tf32_8[:6] == ["8", "tf32", "256", "9119", MISSING, "7.54x (weak)"]
+    assert tf32_8[6] == "70.2 min (30 epochs)"  # 1,281,167 x 30 / 9119 = 4214.8 s
+    amp_8 = cells(row_with(effnet, "effnet-throughput-amp-8gpu.yaml", "<td>8</td>"))
+    assert amp_8[4:6] == ["2.26x vs tf32", "5.98x (weak)"]
+    assert 'class="tabbed-set tabbed-alternate"' in effnet
+    assert "charts/imagenet-efficientnet-b0-scaling-0.svg" in effnet
 
 
 def test_suite_description_and_defaults_shown_and_a_missing_suite_tolerated(built):
@@ -85,13 +139,18 @@ def test_suite_description_and_defaults_shown_and_a_missing_suite_tolerated(buil
 
 def test_every_number_links_to_its_published_yaml(built):
     site, _, _ = built
-    digits = page(site, "models/digits-resnet10t.html")
-    for line in (r for r in digits.split("<tr>") if r.startswith("<td>")):
-        assert 'href="../data/results/' in line
-    for href in set(re.findall(r'href="\.\./(data/results/[^"]+)"', digits)):
-        published = site / href
-        original = next(root / href.removeprefix("data/results/") for root in ROOTS if (root / href.removeprefix("data/results/")).exists())
-        assert published.read_bytes() == original.read_bytes()
+    for name in ("models/digits-resnet10t.html", "models/imagenet-efficientnet-b0.html", "performance.html"):
+        html = page(site, name)
+        body = html[html.index("<article") : html.index("</article>")]
+        for line in (r for r in rows(body) if r.startswith("<td>") and re.search(r"<td>[0-9.]+(x|%| s)?</td>", r) is None):
+            if "Not measured" in line or "Declared" in line:
+                continue
+            assert 'href="../data/results/' in line or 'href="data/results/' in line, (name, line[:200])
+        for href in set(re.findall(r'href="(?:\.\./)?(data/results/[^"]+)"', body)):
+            published = site / href
+            rel = href.removeprefix("data/results/")
+            original = next(root / rel for root in ROOTS if (root / rel).exists())
+            assert published.read_bytes() == original.read_bytes()
 
 
 def test_json_schema_is_published(built):
@@ -136,7 +195,12 @@ def test_chart_svg_escapes_labels():
 def test_charts_exist_and_are_embedded_with_alt_text_and_caption(built):
     site, _, _ = built
     digits = page(site, "models/digits-resnet10t.html")
-    for name in ("digits-resnet10t-accuracy.svg", "digits-resnet10t-latency-0.svg"):
+    for name in (
+        "digits-resnet10t-accuracy-0.svg",
+        "digits-resnet10t-loss-0.svg",
+        "digits-resnet10t-latency-0.svg",
+        "digits-resnet10t-throughput-batch-0.svg",
+    ):
         assert (site / "charts" / name).read_text(encoding="utf-8").startswith("<svg")
         figure = re.search(
             rf'<figure class="benchsite-chart">\s*<img src="\.\./charts/{name}" alt="([^"]+)".*?<figcaption>(.+?)</figcaption>',
@@ -150,7 +214,8 @@ def test_nav_is_generated_from_the_results(built):
     _, work, _ = built
     config = yaml.safe_load((work / "mkdocs.yml").read_text(encoding="utf-8"))
     assert config["INHERIT"].endswith("mkdocs.yml") and config["docs_dir"] == "docs"
-    models = dict(item for entry in config["nav"][1]["Models"] for item in entry.items())
+    assert [next(iter(e)) for e in config["nav"]] == ["Home", "Performance", "Models", "Data"]
+    models = dict(item for entry in config["nav"][2]["Models"] for item in entry.items())
     assert models["ResNet-10-T on digits"] == "models/digits-resnet10t.md"
     assert models["EfficientNet-B0"] == "models/imagenet-efficientnet-b0.md"
     assert all("<" not in title for title in models)
@@ -173,3 +238,113 @@ def test_serve_snapshot_sees_new_and_changed_files(tmp_path):
     (tmp_path / "sub" / "b.yaml").write_text("two", encoding="utf-8")
     after = snapshot([tmp_path])
     assert after != before and set(after) == {str(result), str(tmp_path / "sub" / "b.yaml")}
+
+
+def test_performance_page_groups_tables_per_accelerator_and_precision(built):
+    site, _, _ = built
+    perf = page(site, "performance.html")
+    labels = re.findall(r'<label for="__tabbed_\d+_\d+">(.*?)</label>', perf)
+    assert "NVIDIA A100-SXM4-80GB · tf32" in labels and "NVIDIA A100-SXM4-80GB · amp" in labels
+    assert any(label.startswith("CPU: Intel") and label.endswith("· fp32") for label in labels)
+    training = cells(row_with(perf, "digits-a100-convergence-2.yaml", "1x NVIDIA A100"))
+    # model, framework, accelerator and count, precision, accuracy, time to train, throughput, framework version, dataset, driver
+    assert training[:10] == [
+        "ResNet-10-T on digits",
+        "pytorch",
+        "1x NVIDIA A100-SXM4-80GB",
+        "fp32",
+        "97.5 ± 0 top1",
+        "6.2 s",
+        "812.4",
+        "2.14.1",
+        "digits sklearn-digits-v1",
+        "550.54.15",
+    ]
+    tf32_8 = cells(row_with(perf, "effnet-throughput-tf32-8gpu.yaml"))
+    assert tf32_8[2:8] == ["8x NVIDIA A100-SXM4-80GB", "tf32", "256", "9119", MISSING, "7.54x weak"]
+    b8 = cells(row_with(perf, "<td>8</td>", "inference.yaml"))
+    assert b8 == ["8", "32x32", "2285.71", "3.5", "3.85", "4.025", "4.55"]  # batch, resolution, throughput, avg, p90, p95, p99
+
+
+def test_data_page_offers_csv_and_json_downloads_of_every_result(built):
+    site, _, _ = built
+    data = page(site, "data.html")
+    for name in ("runs.csv", "inference.csv", "results.json", "result.schema.json"):
+        assert f'href="data/{name}"' in data and (site / "data" / name).is_file()
+    runs = list(csv.DictReader(io.StringIO(page(site, "data/runs.csv"))))
+    assert len(runs) == 11 and {r["status"] for r in runs} == {"success", "oom"}
+    tf32_8 = next(r for r in runs if r["file"].endswith("effnet-throughput-tf32-8gpu.yaml"))
+    assert (tf32_8["devices"], tf32_8["train_samples_per_s"], tf32_8["driver"]) == ("8", "9119.0", "550.54.15")
+    assert (site / tf32_8["file"]).is_file()
+    points = list(csv.DictReader(io.StringIO(page(site, "data/inference.csv"))))
+    assert {(p["batch_size"], p["latency_p99_ms"]) for p in points} >= {("1", "1.625"), ("32", "14.3")}
+    document = json.loads(page(site, "data/results.json"))
+    assert len(document["runs"]) == 11 and len(document["inference"]) == len(points)
+
+
+def test_home_page_summarises_the_latest_run(built):
+    site, _, _ = built
+    home = page(site, "index.html")
+    latest = home[home.index('id="latest-run"') :]
+    assert "9 run(s) started on 2026-11-26" in latest and "<strong>8 success</strong>" in latest and "<strong>1 oom</strong>" in latest
+    assert cells(row_with(latest, "<td>dgx-a100</td>"))[1] == "1x NVIDIA A100-SXM4-80GB, 8x NVIDIA A100-SXM4-80GB"
+
+
+def test_unchanged_rebuild_uses_the_caches_and_a_change_invalidates_them(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(DATA / "valid", results)
+    work, site = tmp_path / "build", tmp_path / "site"
+    with contextlib.redirect_stderr(io.StringIO()):
+        build([results], site, work_dir=work)
+    assert (work / "cache" / "results.pickle").is_file() and list((work / "cache" / "charts").glob("*.svg"))
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        build([results], site, work_dir=work)
+    assert "nothing changed since the last build" in stderr.getvalue()
+    text = (results / "convergence.yaml").read_text(encoding="utf-8").replace("time_to_target_s: 16.8", "time_to_target_s: 15.9")
+    (results / "convergence.yaml").write_text(text, encoding="utf-8")
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        build([results], site, work_dir=work)
+    assert "nothing changed" not in stderr.getvalue()
+    assert ">15.9<" in page(site, "models/digits-resnet10t.html")
+
+
+def test_parse_cache_reparses_only_changed_files_and_survives_a_corrupt_cache(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(DATA / "valid", results)
+    cache = tmp_path / "cache.pickle"
+    first = load_results_cached([results], cache)
+    assert len(first.results) == 2 and cache.is_file()
+    (results / "inference.yaml").write_text("schema_version: 1\n", encoding="utf-8")
+    second = load_results_cached([results], cache)
+    assert len(second.results) == 1 and second.bad_files == [str(results / "inference.yaml")]
+    cache.write_bytes(b"not a pickle")
+    third = load_results_cached([results], cache)
+    assert [p.field for p in third.problems] == [p.field for p in second.problems]
+
+
+def test_mike_deploys_the_generated_tree(built, tmp_path):
+    _, work, _ = built
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "init"], check=True)
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org"}
+    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    mike = [
+        sys.executable,
+        "-c",
+        "import sys; from mike.driver import main; sys.exit(main())",
+        "deploy",
+        "-F",
+        str(work / "mkdocs.yml"),
+        "--branch",
+        "gh-pages",
+        "nightly",
+    ]
+    proc = subprocess.run(mike, cwd=repo, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    tree = subprocess.run([*git, "ls-tree", "-r", "--name-only", "gh-pages"], capture_output=True, text=True, check=True).stdout
+    assert "nightly/index.html" in tree and "nightly/performance.html" in tree and "nightly/data/runs.csv" in tree
