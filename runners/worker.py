@@ -65,6 +65,13 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}\n--- last lines ---\n" + "\n".join(tail)
 
 
+def _progress_printer():
+    """Print progress lines from rank 0 only, so N processes do not print N copies."""
+    if process_rank() != 0:
+        return lambda line: None
+    return lambda line: print(line, flush=True)
+
+
 def process_rank() -> int:
     """This process's global rank under torchrun or the tf-distribute launcher (RANK), else 0."""
     return int(os.environ.get("RANK", "0"))
@@ -84,7 +91,7 @@ def execute(spec: RunSpec) -> Path | None:
         backend = backend_cls(spec, dataset, device)
         spec, device = backend.spec, backend.device  # a backend may settle the launch (GPUs it drives) or device
         print(f"[{spec.run_id}] {spec.framework} {spec.mode.value} {spec.precision} on {device}", flush=True)
-        sections = get_mode(spec.mode.value)(backend, progress=lambda line: print(line, flush=True))
+        sections = get_mode(spec.mode.value)(backend, progress=_progress_printer())
     except RunFailure as exc:
         status, error = Status(exc.status), _error_text(exc)
     except Exception as exc:  # noqa: BLE001 - any crash of the measured code becomes a 'failed' record

@@ -63,6 +63,7 @@ class Backend(ABC):
 
     name: str
     timer: str
+    rank: int = 0  # global rank under torchrun/tf.distribute; only rank 0 reports and writes
     weights: str = "random-init"
     quality: dict[str, float] = {}  # replaced per instance, never mutated
     compile_time_s: float | None = None

@@ -110,7 +110,8 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, 
         backend.save_trained_weights(
             weights_dir(spec), {"run_id": spec.run_id, "precision": spec.precision, "epochs": epoch, "metrics": last_eval.metrics}
         )
-    shutil.rmtree(checkpoint_dir(spec), ignore_errors=True)
+    if backend.rank == 0:
+        shutil.rmtree(checkpoint_dir(spec), ignore_errors=True)
 
     allocated, reserved = backend.memory_peaks_mib()
     return {
