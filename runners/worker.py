@@ -18,7 +18,7 @@ from runners.modes import get_mode
 from runners.record import RunSpec, assemble, capture_environment, planned_dataset
 from runners.schema import Dataset, Status, Telemetry, utc_now
 from runners.telemetry.host import peak_rss_mib
-from runners.telemetry.nvml import accelerator_facts
+from runners.telemetry.nvml import accelerator_facts, start_sampler
 from runners.writing import write_result
 
 ERROR_TAIL_LINES = 20
@@ -81,7 +81,7 @@ def execute(spec: RunSpec) -> Path | None:
     """Run ``spec`` and write its result (rank 0 only); return the path of the result file."""
     started = utc_now()
     accelerators = accelerator_facts()
-    dataset, backend = None, None
+    dataset, backend, gpus = None, None, []
     status, error, sections = Status.success, None, {}
     device = spec.device
     try:
@@ -91,7 +91,11 @@ def execute(spec: RunSpec) -> Path | None:
         backend = backend_cls(spec, dataset, device)
         spec, device = backend.spec, backend.device  # a backend may settle the launch (GPUs it drives) or device
         print(f"[{spec.run_id}] {spec.framework} {spec.mode.value} {spec.precision} on {device}", flush=True)
-        sections = get_mode(spec.mode.value)(backend, progress=_progress_printer())
+        sampler = start_sampler(accelerators) if process_rank() == 0 else None
+        try:
+            sections = get_mode(spec.mode.value)(backend, progress=_progress_printer())
+        finally:
+            gpus = sampler.stop() if sampler else []
     except RunFailure as exc:
         status, error = Status(exc.status), _error_text(exc)
     except Exception as exc:  # noqa: BLE001 - any crash of the measured code becomes a 'failed' record
@@ -111,7 +115,12 @@ def execute(spec: RunSpec) -> Path | None:
         finished=utc_now(),
         environment=capture_environment(spec, device, accelerators),
         dataset=_dataset_record(dataset, spec),
-        telemetry=Telemetry(host_peak_rss_mib=peak_rss_mib(), framework_peak_allocated_mib=allocated, framework_peak_reserved_mib=reserved),
+        telemetry=Telemetry(
+            host_peak_rss_mib=peak_rss_mib(),
+            gpus=gpus,
+            framework_peak_allocated_mib=allocated,
+            framework_peak_reserved_mib=reserved,
+        ),
         resumed=resumed,
         **sections,
     )

@@ -92,3 +92,61 @@ def test_real_nvml_on_a_gpu_machine():
         pytest.skip(f"no NVIDIA GPU here ({probe})")
     facts = nvml_facts.accelerator_facts()
     assert facts.kind == "nvidia" and facts.devices[0].memory_total_mib > 0 and facts.devices[0].driver_version
+
+
+def sampling_nvml(devices: int = 1) -> SimpleNamespace:
+    """The fake NVML plus the sampling calls; each call returns the next value of a small ramp."""
+    fake = fake_nvml(devices)
+    ticks = {"n": 0}
+
+    def tick() -> int:
+        ticks["n"] += 1
+        return ticks["n"]
+
+    fake.NVML_TEMPERATURE_GPU = 0
+    fake.nvmlDeviceGetPowerUsage = lambda h: 200_000 + 10_000 * tick()  # mW
+    fake.nvmlDeviceGetTotalEnergyConsumption = lambda h: 1_000_000 + 50_000 * tick()  # mJ, monotonic
+    fake.nvmlDeviceGetClockInfo = lambda h, kind: 1410
+    fake.nvmlDeviceGetTemperature = lambda h, kind: 60 + tick() % 5
+    fake.nvmlDeviceGetUtilizationRates = lambda h: SimpleNamespace(gpu=90, memory=40)
+    fake.nvmlDeviceGetMemoryInfo = lambda h: SimpleNamespace(total=80 * 2**30, used=(10 + tick() % 3) * 2**30)
+    fake.nvmlDeviceGetCurrentClocksEventReasons = lambda h: 0x4 | 0x20  # power cap + thermal
+    return fake
+
+
+def test_sampler_summarises_power_energy_clocks_and_throttling():
+    import time
+
+    sampler = nvml_facts.NvmlSampler(sampling_nvml(2), [0, 1], interval_s=0.01).start()
+    time.sleep(0.1)
+    gpus = sampler.stop()
+    assert [g.index for g in gpus] == [0, 1]
+    for gpu in gpus:
+        assert gpu.samples >= 2
+        assert 200 < gpu.power_mean_w <= gpu.power_max_w
+        assert gpu.energy_j > 0  # difference of the total-energy counter, in joules
+        assert gpu.sm_clock_mean_mhz == 1410 and gpu.utilization_mean_pct == 90
+        assert 10 * 1024 <= gpu.memory_used_max_mib <= 12 * 1024
+        assert gpu.throttle_reasons == ["sw_power_cap", "sw_thermal_slowdown"]
+
+
+def test_clock_event_names():
+    assert nvml_facts.clock_event_names(0) == []
+    assert nvml_facts.clock_event_names(0x1 | 0x40) == ["gpu_idle", "hw_thermal_slowdown"]
+
+
+def test_no_sampler_without_nvidia_gpus():
+    assert nvml_facts.start_sampler(nvml_facts.Accelerators(kind="none", devices=[], probe="test")) is None
+
+
+@pytest.mark.gpu
+def test_real_sampler_on_a_gpu_machine():
+    import time
+
+    facts = nvml_facts.accelerator_facts()
+    if facts.kind != "nvidia":
+        pytest.skip(f"no NVIDIA GPU here ({facts.probe})")
+    sampler = nvml_facts.start_sampler(facts, interval_s=0.05)
+    time.sleep(0.3)
+    (gpu, *_) = sampler.stop()
+    assert gpu.samples >= 2 and gpu.power_mean_w and gpu.memory_used_max_mib
