@@ -70,3 +70,39 @@ def test_failed_runs_are_counted_and_kept_out_of_numbers():
     assert agg.status_counts == {"success": 1, "failed": 1}
     assert [r.source for r in agg.failed] == ["f.yaml"]
     assert agg.benchmarks[0].convergence[0].runs[0].source == "a.yaml"
+
+
+def _gpu_with_power(watts: float) -> dict:
+    gpu = _gpu("550.54.15")
+    gpu["devices"][0]["power_limit_w"] = watts
+    return gpu
+
+
+def test_different_power_limits_stay_apart_and_are_named():
+    agg = aggregate(
+        [_variant("a", environment__accelerators=_gpu_with_power(400.0)), _variant("b", environment__accelerators=_gpu_with_power(250.0))]
+    )
+    rows = agg.benchmarks[0].convergence
+    assert sorted(row.setup.power_limit for row in rows) == ["250", "400"]
+    assert len({row.setup.comparable for row in rows}) == 2
+    assert "400 W limit" in next(r for r in rows if r.setup.power_limit == "400").setup.label
+
+
+def test_numbers_come_from_the_latest_repeat_group():
+    old = [
+        _variant(f"old{t}", run__repeat={"group": "night-1", "index": 0, "count": 1}, training__time_to_target__time_to_target_s=t)
+        for t in (30.0,)
+    ]
+    new = [
+        _variant(
+            f"new{i}",
+            run__repeat={"group": "night-2", "index": i, "count": 3},
+            run__started_utc=f"2026-11-27T0{i}:00:00Z",  # a night after the old run
+            run__finished_utc=f"2026-11-27T0{i}:30:00Z",
+            training__time_to_target__time_to_target_s=t,
+        )
+        for i, t in enumerate((9.4, 5.1, 6.2))
+    ]
+    (row,) = aggregate(old + new).benchmarks[0].convergence
+    assert row.time_to_target_s.n == 3 and row.time_to_target_s.headline == pytest.approx(6.2)
+    assert row.earlier_runs == 1

@@ -12,6 +12,7 @@ from generator.derived import (
     scaling_efficiency,
     stdev,
     throughput_speedup,
+    time_for_epochs,
     time_speedup,
 )
 
@@ -71,3 +72,49 @@ def test_summary_headline_is_olympic_from_three_runs():
     assert three.headline == pytest.approx(6.2)
     one = Summary.of([16.8])
     assert one.headline == 16.8 and one.stdev is None and one.olympic is None
+
+
+def test_weak_scaling_and_speedup_from_the_efficientnet_b4_seed():
+    # EfficientNet-B4, A100 80GB: TF32 165 -> 1308 (8) -> 4782 (32) -> 9473 (64) img/s; mixed 470 -> 3550 img/s
+    assert round(scaling(1308, 165), 2) == 7.93
+    assert round(scaling(4782, 165), 2) == 28.98
+    assert round(scaling(9473, 165), 2) == 57.41
+    assert round(scaling(3550, 470), 2) == 7.55
+    assert round(throughput_speedup(470, 165), 2) == 2.85
+    assert round(throughput_speedup(3550, 1308), 2) == 2.71
+
+
+def test_strong_scaling_and_speedup_from_the_se_resnext101_seed():
+    # SE-ResNeXt101-32x4d, DGX A100: TF32 395 -> 2991 img/s, mixed precision 855 -> 5779 img/s (1 -> 8 GPUs)
+    assert round(throughput_speedup(855, 395), 2) == 2.16
+    assert round(throughput_speedup(5779, 2991), 2) == 1.93
+    # The seed prints 7.56x and 6.75x from unrounded throughputs; the rounded table values give:
+    assert round(scaling(2991, 395), 2) == 7.57
+    assert round(scaling(5779, 855), 2) == 6.76
+
+
+def test_time_for_90_epochs_from_the_se_resnext101_seed():
+    # ImageNet-1k has 1,281,167 training images. The seed prints "~6 hours" (mixed) and "~12 hours" (TF32) for
+    # 90 epochs on 8 A100s; its estimate includes evaluation and start-up, ours is the training passes alone.
+    mixed = time_for_epochs(5779, 1_281_167, 90)
+    tf32 = time_for_epochs(2991, 1_281_167, 90)
+    assert mixed == pytest.approx(19_952.4, abs=0.1) and mixed / 3600 == pytest.approx(5.54, abs=0.01)
+    assert tf32 == pytest.approx(38_550.7, abs=0.1) and tf32 / 3600 == pytest.approx(10.71, abs=0.01)
+    assert round(mixed / 3600) == 6 and 10 < tf32 / 3600 < 12
+    # one GPU: ~40 h mixed, ~86 h TF32 in the seed
+    assert time_for_epochs(855, 1_281_167, 90) / 3600 == pytest.approx(37.46, abs=0.01)
+    assert time_for_epochs(395, 1_281_167, 90) / 3600 == pytest.approx(81.08, abs=0.01)
+
+
+def test_time_for_epochs_rejects_nonsense():
+    with pytest.raises(ValueError):
+        time_for_epochs(0.0, 100, 1)
+    with pytest.raises(ValueError):
+        time_for_epochs(10.0, 0, 1)
+
+
+def test_accuracy_mean_and_std_over_seeds_from_the_efficientnet_b0_seed():
+    # 8x A100 TF32 77.60 % and mixed precision 77.59 %: the mean of two seeds and its sample std
+    two = Summary.of([0.7760, 0.7759])
+    assert two.mean == pytest.approx(0.77595) and two.stdev == pytest.approx(0.0001 / math.sqrt(2))
+    assert two.olympic is None and two.headline == two.mean
