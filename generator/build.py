@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -37,11 +38,41 @@ def log(message: str) -> None:
 def build(results: Iterable[str | os.PathLike[str]], site_dir: Path, strict: bool = False, work_dir: Path | None = None) -> Path:
     """Generate the docs folder from result files, build it with mkdocs and return site_dir/index.html."""
     site_dir = Path(site_dir).resolve()
+    work_dir = Path(work_dir or DEFAULT_WORK_DIR).resolve()
     config = generate(results, site_dir, strict=strict, work_dir=work_dir)
-    mkdocs_build(config)
     index = site_dir / "index.html"
+    built = SiteStamp(work_dir / "cache" / "site.json", config, index)
+    if built.current():
+        log(f"site is up to date: {index}")
+        return index
+    mkdocs_build(config)
+    built.record()
     log(f"site written to {index}")
     return index
+
+
+class SiteStamp:
+    """Which docs folder the site was last built from, so that an unchanged rebuild need not run mkdocs again."""
+
+    def __init__(self, path: Path, config: Path, index: Path) -> None:
+        self.path, self.index = path, index
+        self.docs_stamp = config.parent / "cache" / "build.json"
+
+    def _state(self) -> list:
+        # build.json changes whenever the docs folder does; index.html changes (or goes) whenever anyone rebuilds the site
+        docs, index = self.docs_stamp.stat(), self.index.stat()
+        return [str(self.index), docs.st_mtime_ns, docs.st_size, index.st_mtime_ns, index.st_size]
+
+    def current(self) -> bool:
+        """Return True if the site was built by benchsite from the docs folder as it is now, and not touched since."""
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8")) == self._state()
+        except (OSError, ValueError):
+            return False
+
+    def record(self) -> None:
+        with contextlib.suppress(OSError):
+            write_if_changed(self.path, json.dumps(self._state()).encode())
 
 
 def generate(results: Iterable[str | os.PathLike[str]], site_dir: Path, strict: bool = False, work_dir: Path | None = None) -> Path:

@@ -60,6 +60,13 @@ def test_every_page_loads_without_errors_or_outside_requests(served_site):
                 response = page.goto(f"{base}/{name}", wait_until="networkidle")
                 assert response is not None and response.ok, name
                 assert page.title(), name
+            # The charts are lazy-loaded SVGs from the site itself: scroll each into view and check it decoded.
+            page.goto(f"{base}/models/digits-resnet10t.html", wait_until="networkidle")
+            charts = page.locator("figure.benchsite-chart img")
+            assert charts.count() >= 4
+            for i in range(charts.count()):
+                charts.nth(i).scroll_into_view_if_needed()
+                page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=charts.nth(i).element_handle())
             # The content tabs work without any script of ours: clicking a label shows its table.
             page.goto(f"{base}/performance.html", wait_until="networkidle")
             labels = page.locator(".tabbed-labels label")
