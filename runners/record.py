@@ -65,7 +65,7 @@ class RunSpec(BaseModel):
     def resolved_config(self) -> dict[str, Any]:
         """The configuration that determines the numbers, hashed into provenance."""
         return {
-            "benchmark": self.benchmark.model_dump(mode="json"),
+            "benchmark": self.benchmark.model_dump(mode="json", exclude={"python"}),  # where, not what
             "framework": self.framework,
             "mode": self.mode.value,
             "precision": self.precision,

@@ -37,8 +37,12 @@ def _stream(pipe, tail: deque[str], print_line: Callable[[str], None]) -> None:
 
 
 def worker_command(spec_path: Path) -> list[str]:
-    """The command that runs one spec in a fresh interpreter."""
-    return [sys.executable, "-m", "runners.worker", str(spec_path)]
+    """The command that runs one spec in a fresh interpreter: the suite's python for its framework, else this one."""
+    spec = RunSpec.model_validate_json(spec_path.read_text())
+    python = spec.benchmark.python.get(spec.framework) or sys.executable
+    if not os.access(python, os.X_OK):  # fails at once; the launcher's failure record then says why
+        return [sys.executable, "-c", "import sys; sys.exit(sys.argv[1])", f"python for {spec.framework} is not an executable: {python}"]
+    return [python, "-m", "runners.worker", str(spec_path)]
 
 
 def launch_local(

@@ -79,6 +79,11 @@ class OptionsSpec(_Spec):
     cudnn_benchmark: bool = True
 
 
+# TensorFlow's and PyTorch's CUDA stacks often cannot share one environment: a suite
+# may run a framework's workers with another interpreter (default: the current one).
+FrameworkPython = dict[Literal["pytorch", "tensorflow"], str]
+
+
 class Benchmark(_Spec):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
     title: str
@@ -100,6 +105,7 @@ class Benchmark(_Spec):
     options: OptionsSpec = OptionsSpec()
     checkpoint_every: Annotated[int, Field(ge=1)] = Field(1, description="Epochs between checkpoints of a convergence run.")
     timeout_s: Annotated[float, Field(gt=0)] = 3600
+    python: FrameworkPython = Field({}, description="Interpreter per framework, e.g. {tensorflow: /opt/tf-env/bin/python}.")
 
     @model_validator(mode="after")
     def _inference_has_spec(self) -> Benchmark:
@@ -111,7 +117,15 @@ class Benchmark(_Spec):
 class Suite(_Spec):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
     description: str
+    python: FrameworkPython = Field({}, description="Default interpreter per framework for every benchmark of the suite.")
     benchmarks: list[Benchmark] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _python_applies_to_benchmarks(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("python"), dict) and isinstance(data.get("benchmarks"), list):
+            data = {**data, "benchmarks": [_with_python(b, data["python"]) for b in data["benchmarks"]]}
+        return data
 
     @model_validator(mode="after")
     def _unique_names(self) -> Suite:
@@ -127,6 +141,12 @@ class Suite(_Spec):
             if bench.name == name:
                 return bench
         raise SuiteError(f"suite {self.name!r} has no benchmark {name!r}; it has: {', '.join(b.name for b in self.benchmarks)}")
+
+
+def _with_python(benchmark: Any, python: dict[str, Any]) -> Any:
+    if not isinstance(benchmark, dict):
+        return benchmark
+    return {**benchmark, "python": {**python, **(benchmark.get("python") or {})}}
 
 
 def list_suites() -> list[str]:
