@@ -27,6 +27,7 @@ from torchvision import datasets, transforms
 
 from runners import testhooks
 from runners.checkpoints import read_json, weights_dir, write_json_atomic
+from runners.frameworks import torch_models
 from runners.frameworks.base import (
     Backend,
     Diverged,
@@ -51,7 +52,9 @@ def seed_everything(seed: int) -> None:
 
 
 def create_model(name: str, num_classes: int) -> torch.nn.Module:
-    """A model by name with random weights: timm's registry (never downloads weights)."""
+    """A model by name with random weights: benchsite's own models, then timm's registry (never downloads weights)."""
+    if name in torch_models.MODELS:
+        return torch_models.MODELS[name](num_classes)
     return timm.create_model(name, pretrained=False, num_classes=num_classes)
 
 
