@@ -252,6 +252,9 @@ class Training(Strict):
     final_metrics: dict[str, float] = {}
     per_subject: list[SubjectMetrics] = []
     weak_scaling: bool | None = Field(None, description="True when the per-device batch is fixed as devices are added.")
+    model_flops_per_sample: NonNegFloat | None = Field(
+        None, description="Forward-pass FLOPs per sample, counted from the model by the framework's counter."
+    )
 
     @model_validator(mode="after")
     def _global_batch(self) -> Training:
@@ -314,6 +317,9 @@ class Inference(Strict):
         {}, description="Validation metrics of the timed model (e.g. an INT8 model's top1 next to its fp32 reference)."
     )
     results: list[InferencePoint]
+    model_flops_per_sample: NonNegFloat | None = Field(
+        None, description="Forward-pass FLOPs per sample, counted from the model by the framework's counter."
+    )
 
 
 # --- telemetry -------------------------------------------------------------
