@@ -68,6 +68,37 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_nightly(args: argparse.Namespace) -> int:
+    from generator.nightly import NightlyRequest, nightly
+
+    if args.publish and not args.version:
+        raise BenchsiteError("--publish needs --version")
+    request = NightlyRequest(
+        suite=args.suite,
+        commit=args.commit,
+        push=args.push,
+        publish_version=args.version if args.publish else None,
+        aliases=args.alias or [],
+        remote=args.remote,
+        data_dir=args.data,
+        device=args.device,
+        synthetic=args.synthetic,
+        command=["benchsite", *sys.argv[1:]],
+    )
+    print(nightly(request))
+    return 0
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from generator.gitops import repo_root
+    from generator.publish import publish
+
+    print(
+        publish(args.results, args.version, args.alias or [], repo_root(Path.cwd()), push=args.push, remote=args.remote, strict=args.strict)
+    )
+    return 0
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     from runners.schema import json_schema
 
@@ -122,6 +153,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--dev-addr", default="127.0.0.1:8000", help="address to serve on (default: 127.0.0.1:8000)")
     serve.set_defaults(func=_cmd_serve)
 
+    nightly = sub.add_parser("nightly", help="run a suite, validate, commit and push its results, then build and publish")
+    nightly.add_argument("--suite", default="quick", help="suite name or path (default: quick)")
+    nightly.add_argument("--commit", action="store_true", help="commit the new result files with a summary message")
+    nightly.add_argument("--push", action="store_true", help="push, rebasing and retrying when another machine pushed first")
+    nightly.add_argument("--publish", action="store_true", help="build the site and deploy it with mike (needs --version)")
+    nightly.add_argument("--version", metavar="V", help="site version to publish, e.g. 2026.11")
+    nightly.add_argument("--alias", action="append", metavar="A", help="alias of the version, e.g. latest (repeatable)")
+    nightly.add_argument("--remote", default="origin", help="git remote (default: origin)")
+    nightly.add_argument("--data", type=Path, help="ImageNet-style image folder for suites that need one")
+    nightly.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    nightly.add_argument("--synthetic", action="store_true", help="time on-device random tensors (throughput/inference only)")
+    nightly.set_defaults(func=_cmd_nightly)
+
+    publish = sub.add_parser("publish", help="build the site and deploy it as a version to gh-pages with mike")
+    publish.add_argument("--version", required=True, metavar="V", help="version to deploy, e.g. 2026.11")
+    publish.add_argument("--alias", action="append", metavar="A", help="alias, e.g. latest (repeatable)")
+    publish.add_argument("--results", type=Path, action="append", help="results folder (repeatable; default: results)")
+    publish.add_argument("--push", action="store_true", help="push gh-pages to the remote")
+    publish.add_argument("--remote", default="origin", help="git remote (default: origin)")
+    publish.add_argument("--strict", action="store_true", help="fail on any invalid result file")
+    publish.set_defaults(func=_cmd_publish)
+
     schema = sub.add_parser("schema", help="print the JSON Schema of a result file")
     schema.set_defaults(func=_cmd_schema)
     return parser
@@ -130,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``benchsite`` console script."""
     args = build_parser().parse_args(argv)
-    if args.command in ("build", "serve") and not args.results:
+    if args.command in ("build", "serve", "publish") and not args.results:
         args.results = [DEFAULT_RESULTS]
     try:
         return args.func(args)

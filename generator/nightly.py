@@ -1,0 +1,74 @@
+"""The nightly job: run a suite, validate what it wrote, commit, push (rebasing on a race), build and publish."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.errors import BenchsiteError, InvalidResults
+from generator.gitops import commit_paths, push_with_rebase, repo_root
+from generator.results import load_results
+from runners.launch import RunRequest, SuiteOutcome, run_suite
+
+
+@dataclass(frozen=True)
+class NightlyRequest:
+    suite: str
+    commit: bool = False
+    push: bool = False
+    publish_version: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    remote: str = "origin"
+    data_dir: Path | None = None
+    device: str = "auto"
+    synthetic: bool = False
+    command: list[str] = field(default_factory=list)
+
+
+class SuiteHadFailures(BenchsiteError):
+    """Some runs did not succeed; their records are committed all the same."""
+
+
+def commit_message(suite: str, outcome: SuiteOutcome, repo: Path) -> str:
+    """One summary line (suite, machine, counts by status) and the files, one per line."""
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts().items()))
+    files = "\n".join(f"- {run.path.relative_to(repo)}" for run in outcome.runs)
+    return f"nightly: {suite} on {socket.gethostname()}: {len(outcome.runs)} run(s), {counts}\n\n{files}\n"
+
+
+def nightly(request: NightlyRequest, log: Callable[[str], None] = print) -> str:
+    """Do each step in order and say what it did; return the last step's summary line."""
+    repo = repo_root(Path.cwd())
+    results_dir = repo / "results"
+    outcome = run_suite(
+        RunRequest(
+            suite=request.suite,
+            results_dir=results_dir,
+            data_dir=request.data_dir,
+            device=request.device,
+            synthetic=request.synthetic,
+            command=request.command,
+        ),
+        print_line=log,
+    )
+    paths = [run.path for run in outcome.runs]
+    report = load_results(paths)
+    if report.problems:
+        raise InvalidResults(f"{len(report.problems)} problem(s) in the files this run wrote, e.g. {report.problems[0]}")
+    log(f"validated {len(report.results)} new result file(s)")
+    if request.commit:
+        suite_name = report.results[0].result.run.suite if report.results else request.suite
+        commit = commit_paths(repo, paths, commit_message(suite_name, outcome, repo))
+        log(f"committed {len(paths)} result file(s) as {commit[:12]}")
+    if request.push:
+        push_with_rebase(repo, request.remote, log=log)
+    if request.publish_version:
+        from generator.publish import publish
+
+        log(publish([results_dir], request.publish_version, request.aliases, repo, push=request.push, remote=request.remote))
+    failed = len(outcome.runs) - outcome.counts().get("success", 0)
+    if failed:
+        raise SuiteHadFailures(f"{failed} of {len(outcome.runs)} run(s) did not succeed; their records are in {results_dir}")
+    return f"nightly {request.suite}: {len(outcome.runs)} run(s) succeeded"
