@@ -104,6 +104,8 @@ def execute(spec: RunSpec) -> Path | None:
         if backend is not None:
             backend.close()
     if process_rank() != 0:
+        if error:  # only rank 0 writes a record; the launcher's log keeps why this rank stopped
+            print(f"[{spec.run_id}] rank {process_rank()} {status.value}: {error}", flush=True)
         return None
     allocated, reserved = sections.pop("framework_peaks_mib", (None, None))
     resumed = sections.pop("resumed", False)

@@ -206,7 +206,7 @@ class TensorFlowBackend(Backend):
         tf.config.experimental.enable_tensor_float_32_execution(precision == "tf32")  # TF's default is on
         keras.mixed_precision.set_global_policy(KERAS_POLICIES[precision])
         keras.utils.set_random_seed(self.spec.seed)
-        self.workers, self.worker_index = _num_workers(), _worker_index()
+        self.workers, self.rank = _num_workers(), _worker_index()
         self.replicas = self.strategy.num_replicas_in_sync
         self.local_replicas = max(1, self.replicas // self.workers)
         self.jit_compile = self.spec.benchmark.options.compile
@@ -230,6 +230,14 @@ class TensorFlowBackend(Backend):
         index = self.device.split(":")[1] if ":" in self.device else "0"
         return tf.distribute.OneDeviceStrategy(f"/gpu:{index}" if on_gpu else "/cpu:0")
 
+    @property
+    def _strategy_name(self) -> str:
+        """The public name (MultiWorkerMirroredStrategy's class is called CollectiveAllReduceStrategy)."""
+        for public in ("MultiWorkerMirroredStrategy", "MirroredStrategy", "OneDeviceStrategy"):
+            if isinstance(self.strategy, getattr(tf.distribute, public)):
+                return public
+        return "default"
+
     def precision_flags(self) -> dict[str, Any]:
         policy = keras.mixed_precision.global_policy()
         flags = {
@@ -249,7 +257,7 @@ class TensorFlowBackend(Backend):
     def options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {
             "jit_compile": self.jit_compile,
-            "distribute_strategy": type(self.strategy).__name__,
+            "distribute_strategy": self._strategy_name,
             "replicas": self.replicas,
             "data": "tf.data: parallel decode (AUTOTUNE), prefetch",
         }
@@ -445,7 +453,7 @@ class TensorFlowBackend(Backend):
 
     def _from_task0(self, values: np.ndarray) -> np.ndarray:
         """Task 0's ``values`` on every task: an all-reduce (sum) where the other tasks add zeros."""
-        mine = values / self.local_replicas if self.worker_index == 0 else np.zeros_like(values)
+        mine = values / self.local_replicas if self.rank == 0 else np.zeros_like(values)
         return self._sum_over_replicas(tf.constant(mine)).numpy()
 
     @tf.function
@@ -459,7 +467,7 @@ class TensorFlowBackend(Backend):
     # --- trained weights --------------------------------------------------------
 
     def save_trained_weights(self, folder: Path, meta: dict[str, Any]) -> None:
-        if self.worker_index != 0:
+        if self.rank != 0:
             return
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / ".tmp-model.weights.h5"
