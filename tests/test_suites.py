@@ -35,7 +35,7 @@ def test_nightly_gpu_follows_the_seed_recipe_and_targets():
 def test_synthetic_throughput_plan_needs_no_data_and_skips_convergence():
     request = RunRequest(suite="nightly-gpu", modes=["throughput"], synthetic=True, results_dir=Path("r"))
     specs = plan_runs(load_suite("nightly-gpu"), request)
-    assert len(specs) == 10 and {s.mode for s in specs} == {Mode.throughput}
+    assert len(specs) == 14 and {s.mode for s in specs} == {Mode.throughput}  # 5 PyTorch + 2 TensorFlow, x 2 precisions
     assert {s.precision for s in specs} == {"tf32", "amp-fp16"} and all(s.synthetic for s in specs)
 
 
