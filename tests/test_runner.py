@@ -63,6 +63,13 @@ def test_environment_and_provenance_are_recorded(tiny_run):
     assert result.dataset.train_samples + result.dataset.val_samples == 1797
 
 
+def test_flops_per_sample_are_counted_from_the_model(tiny_run):
+    training = tiny_run.by_mode[Mode.convergence].training
+    inference = tiny_run.by_mode[Mode.inference].inference
+    assert training.model_flops_per_sample > 0
+    assert training.model_flops_per_sample == inference.model_flops_per_sample
+
+
 def test_failures_end_in_records_and_the_suite_goes_on(tmp_path: Path, data_dir: Path, dataset_cache: Path):
     proc = run_cli(["run", "--suite", str(data_dir / "suites" / "failing.yaml"), "--results", str(tmp_path)], dataset_cache)
     assert proc.returncode == 1

@@ -120,6 +120,10 @@ class Backend(ABC):
     def infer(self, batch: Any) -> None:
         """One forward pass, finished on the device when this returns."""
 
+    def flops_per_sample(self) -> float | None:
+        """Forward-pass FLOPs of one sample, counted by the framework from the model (None if it cannot count)."""
+        return None
+
     def save_checkpoint(self, folder: Path, state: dict[str, Any]) -> None:
         """Save model, optimizer and ``state`` (JSON) under ``folder``; rank 0 only."""
         return None

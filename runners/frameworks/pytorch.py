@@ -347,6 +347,19 @@ class PyTorchBackend(Backend):
             stats = shared[0]
         return stats
 
+    def flops_per_sample(self) -> float | None:
+        """Count one sample's forward pass with torch.utils.flop_counter (a multiply-add is 2 FLOPs)."""
+        from torch.utils.flop_counter import FlopCounterMode
+
+        size = self.spec.benchmark.dataset.image_size
+        sample = torch.zeros(1, 3, size, size, device=self.torch_device)
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            self.model(sample)
+        self.model.train(was_training)
+        return float(counter.get_total_flops())
+
     # --- checkpoints and trained weights ----------------------------------------
 
     def save_checkpoint(self, folder: Path, state: dict[str, Any]) -> None:

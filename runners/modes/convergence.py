@@ -34,6 +34,7 @@ def training_section(backend: Backend, **measured: Any) -> Training:
         precision_flags=backend.precision_flags(),
         options=backend.options(),
         weak_scaling=True if spec.launch.world_size > 1 else None,
+        model_flops_per_sample=backend.flops_per_sample(),
         **measured,
     )
 
