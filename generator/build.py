@@ -21,6 +21,7 @@ from generator.errors import BuildError, InvalidResults
 from generator.export import downloads
 from generator.pages import TEMPLATES_DIR, Page, nav, render_pages
 from generator.results import LoadedResult, LoadReport
+from generator.settings import load_settings
 from runners import __version__
 from runners.schema import Problem, json_schema
 
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE_CONFIG = ROOT / "mkdocs.yml"
 DEFAULT_WORK_DIR = ROOT / "build"
 PUBLISHED_RESULTS = "data/results"
+ASSETS_DIR = TEMPLATES_DIR / "assets"  # copied into the site as assets/ (tablesort, benchsite.js, benchsite.css)
 
 
 def log(message: str) -> None:
@@ -75,25 +77,36 @@ class SiteStamp:
             write_if_changed(self.path, json.dumps(self._state()).encode())
 
 
-def generate(results: Iterable[str | os.PathLike[str]], site_dir: Path, strict: bool = False, work_dir: Path | None = None) -> Path:
-    """Write the docs folder and its mkdocs.yml into work_dir (default: build/); return the config path."""
+def generate(
+    results: Iterable[str | os.PathLike[str]],
+    site_dir: Path,
+    strict: bool = False,
+    work_dir: Path | None = None,
+    versioned: bool = False,
+) -> Path:
+    """Write the docs folder and its mkdocs.yml into work_dir (default: build/); return the config path.
+
+    ``versioned`` turns on Material's mike version selector, which fetches ../versions.json: only a site
+    deployed with mike has that file, so a plain build leaves the selector off.
+    """
     work_dir = Path(work_dir or DEFAULT_WORK_DIR).resolve()
     scan = scan_results(results)
-    stamp = BuildStamp(work_dir / "cache" / "build.json", inputs_fingerprint(scan, site_dir))
+    stamp = BuildStamp(work_dir / "cache" / "build.json", inputs_fingerprint(scan, site_dir, versioned))
     if (previous := stamp.unchanged(work_dir / "docs")) is not None:
         validate(previous, strict)
         log("nothing changed since the last build; docs folder kept")
         return work_dir / "mkdocs.yml"
     report = load_scan(scan, work_dir / "cache" / "results.pickle")
     validate(report, strict)
+    settings = load_settings()
     agg = aggregate(report.results)
     charts = render_charts(agg, work_dir / "cache" / "charts")
     links = published_paths(report.results)
-    pages = render_pages(agg, charts, links, report.problems)
+    pages = render_pages(agg, charts, links, report.problems, settings)
     files = docs_files(pages, charts, report.results, links)
     sync_tree(files, work_dir / "docs")
     log(f"wrote {len(pages)} page(s) and {sum(map(len, charts.values()))} chart(s) to {work_dir / 'docs'}")
-    config = write_config(work_dir, site_dir, nav(pages))
+    config = write_config(work_dir, site_dir, nav(pages), versioned)
     stamp.record(report, work_dir / "docs", files)
     return config
 
@@ -113,7 +126,8 @@ def validate(report: LoadReport, strict: bool) -> None:
 def _code_digest() -> str:
     """Hash everything besides the results that shapes the docs folder: generator, schema, suites, templates, config."""
     digest = hashlib.sha256(__version__.encode())
-    sources = [BASE_CONFIG, *sorted((ROOT / "generator").glob("*.py")), *sorted((ROOT / "runners" / "suites").glob("*.yaml"))]
+    generator = [*sorted((ROOT / "generator").glob("*.py")), *sorted((ROOT / "generator").glob("*.yaml"))]
+    sources = [BASE_CONFIG, *generator, *sorted((ROOT / "runners" / "suites").glob("*.yaml"))]
     sources += [ROOT / "runners" / "schema.py", *sorted(TEMPLATES_DIR.rglob("*"))]
     for path in sources:
         if path.is_file():
@@ -121,9 +135,9 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def inputs_fingerprint(scan: Scan, site_dir: Path) -> str:
-    """Hash the inputs of generate(): every result file's path, size and mtime, the code and the site dir."""
-    text = json.dumps([_code_digest(), str(site_dir), scan.fingerprint()])
+def inputs_fingerprint(scan: Scan, site_dir: Path, versioned: bool = False) -> str:
+    """Hash the inputs of generate(): every result file's path, size and mtime, the code, the site dir and the versioning."""
+    text = json.dumps([_code_digest(), str(site_dir), versioned, scan.fingerprint()])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -180,6 +194,7 @@ def docs_files(
     files |= {unquote(links[str(r.path)]): r.path for r in results}
     files |= downloads(results, links)
     files["data/result.schema.json"] = json.dumps(json_schema(), indent=2).encode()
+    files |= {f"assets/{p.relative_to(ASSETS_DIR).as_posix()}": p for p in sorted(ASSETS_DIR.rglob("*")) if p.is_file()}
     return files
 
 
@@ -218,14 +233,16 @@ def sync_tree(files: dict[str, bytes | Path], dest: Path) -> None:
             path.rmdir()
 
 
-def write_config(work_dir: Path, site_dir: Path, nav_entries: list[dict]) -> Path:
-    """Write work_dir/mkdocs.yml: inherit the project's mkdocs.yml, add docs_dir, site_dir and nav."""
-    config = {
+def write_config(work_dir: Path, site_dir: Path, nav_entries: list[dict], versioned: bool = False) -> Path:
+    """Write work_dir/mkdocs.yml: inherit the project's mkdocs.yml, add docs_dir, site_dir, nav and (versioned) mike's selector."""
+    config: dict = {
         "INHERIT": os.path.relpath(BASE_CONFIG, work_dir),
         "docs_dir": "docs",
         "site_dir": str(site_dir),
         "nav": nav_entries,
     }
+    if versioned:
+        config["extra"] = {"version": {"provider": "mike", "default": "latest"}}
     path = work_dir / "mkdocs.yml"
     text = "# Generated by benchsite build; edit ../mkdocs.yml or site_templates/ instead.\n"
     write_if_changed(path, (text + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)).encode())

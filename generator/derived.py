@@ -84,3 +84,27 @@ class Summary:
     def headline(self) -> float:
         """The number a table shows: the olympic mean when there is one, else the mean."""
         return self.mean if self.olympic is None else self.olympic
+
+
+def flops_rate(samples_per_s: float, flops_per_sample: float) -> float:
+    """Return FLOPS: samples per second times FLOPs per sample."""
+    if samples_per_s < 0 or flops_per_sample < 0:
+        raise ValueError(f"rate and FLOPs per sample must be >= 0, got {samples_per_s} and {flops_per_sample}")
+    return samples_per_s * flops_per_sample
+
+
+def valid_flops(flops: float, achieved_quality: float, target_quality: float, n: int) -> float:
+    """Return HPC AI500's Valid FLOPS: FLOPS x (achieved_quality / target_quality)^n."""
+    if target_quality <= 0:
+        raise ValueError(f"target quality must be > 0, got {target_quality}")
+    return flops * (achieved_quality / target_quality) ** n
+
+
+def valid_images_per_s(terms: Sequence[tuple[float, float]]) -> float:
+    """Return AIoTBench's VIPS: the sum over models of accuracy x images per second, terms being (accuracy, images/s)."""
+    return math.fsum(accuracy * rate for accuracy, rate in terms)
+
+
+def valid_flops_per_s(terms: Sequence[tuple[float, float, float]]) -> float:
+    """Return AIoTBench's VOPS: the sum over models of accuracy x images per second x FLOPs per image."""
+    return math.fsum(accuracy * rate * flops for accuracy, rate, flops in terms)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from generator.charts import Chart, group_label
 from generator.errors import BuildError
 from generator.features import feature_support
 from generator.results import LoadedResult
+from generator.settings import Settings, load_settings
 from runners.schema import Problem, Result
 from runners.suites import Benchmark, SuiteError, load_suite
 
@@ -79,6 +81,23 @@ def first_line(text: str | None, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+_SI_PREFIXES = ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def si(value: float | None, digits: int = 4) -> str:
+    """Format a number with an SI prefix and ``digits`` significant digits, e.g. 4.908e14 -> '490.8 T'."""
+    if value is None:
+        return MISSING
+    scale, prefix = next(((f, p) for f, p in _SI_PREFIXES if abs(value) >= f), (1, ""))
+    return f"{value / scale:.{digits}g} {prefix}".rstrip()
+
+
+def build_time() -> datetime:
+    """Return when this build ran: SOURCE_DATE_EPOCH if set (reproducible builds), else now, in UTC."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    return datetime.fromtimestamp(int(epoch), UTC) if epoch.isdigit() else datetime.now(UTC)
+
+
 def cell(value: Any) -> Markup:
     """Make any value safe inside a Markdown pipe-table cell: HTML-escaped, Markdown syntax (and pipes) escaped."""
     return mdtext(str(value))
@@ -120,6 +139,7 @@ def environment(links: dict[str, str]) -> jinja2.Environment:
     )
     env.filters.update(
         num=num,
+        si=si,
         pct=pct,
         utc=utc,
         heading=heading,
@@ -181,6 +201,9 @@ class SiteContext:
     agg: Aggregate
     charts: dict[str, dict[str, Chart]]
     problems: list[Problem]
+    settings: Settings = field(default_factory=load_settings)
+    generated_utc: datetime = field(default_factory=build_time)
+    history: Any = None  # generator.history.History, when the build computed one
 
     def title(self, bench: BenchmarkAggregate) -> str:
         """Return the title of a benchmark's page."""
@@ -261,9 +284,16 @@ def data_page(site: SiteContext) -> list[Page]:
     return [Page("data.md", "Data", site.render("data.md.j2", "data.md", **context))]
 
 
-def render_pages(agg: Aggregate, charts: dict[str, dict[str, Chart]], links: dict[str, str], problems: list[Problem]) -> list[Page]:
+def render_pages(
+    agg: Aggregate,
+    charts: dict[str, dict[str, Chart]],
+    links: dict[str, str],
+    problems: list[Problem],
+    settings: Settings | None = None,
+    history: Any = None,
+) -> list[Page]:
     """Render the pages of every registered page kind."""
-    site = SiteContext(environment(links), agg, charts, problems)
+    site = SiteContext(environment(links), agg, charts, problems, settings or load_settings(), build_time(), history)
     return [page for kind in PAGE_KINDS.values() for page in kind(site)]
 
 
@@ -281,3 +311,8 @@ def nav(pages: list[Page]) -> list[dict[str, Any]]:
         else:
             sections[folder].append({page.title: page.path})
     return entries
+
+
+# Page kinds defined in their own modules register themselves on import, after the ones above.
+import generator.leaderboard  # noqa: E402
+import generator.rankings  # noqa: E402, F401

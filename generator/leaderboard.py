@@ -1,0 +1,165 @@
+"""The top-N leaderboard: per task, boards by precision, dataset releases compared, per-subject results."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from generator.aggregate import Aggregate, BenchmarkAggregate, InferenceTable, LatencyRow
+from generator.pages import Page, SiteContext, page_kind
+from generator.results import LoadedResult
+from generator.settings import Board, Settings
+from runners.schema import Mode, Result, Status, SubjectMetrics
+
+
+@dataclass
+class Entry:
+    """One model on one setup: the latest inference run of an inference table, with what the board shows."""
+
+    bench: BenchmarkAggregate
+    table: InferenceTable
+    metric: str
+    primary: float | None
+    primary_source: LoadedResult | None
+    fps: LatencyRow | None  # throughput at the stated batch size
+    peak: LatencyRow  # the highest throughput over batch sizes
+    memory_mib: float | None
+    subjects: list[SubjectMetrics] = field(default_factory=list)
+    subjects_source: LoadedResult | None = None
+    mismatch: bool = False
+
+    @property
+    def result(self) -> Result:
+        return self.table.latest.result
+
+    @property
+    def dataset_version(self) -> str:
+        return self.result.dataset.version
+
+    @property
+    def released_utc(self) -> datetime | None:
+        return self.result.dataset.released_utc
+
+
+@dataclass
+class LeaderBoard:
+    board: Board
+    entries: list[Entry]  # the top N, best first
+    candidates: int  # entries admitted before the cut to N
+    version: str | None
+    released_utc: datetime | None
+
+    @property
+    def mismatched(self) -> list[Entry]:
+        return [e for e in self.entries if e.mismatch]
+
+
+@dataclass
+class TaskBoards:
+    task: str
+    dataset: str
+    metric: str
+    boards: list[LeaderBoard]
+
+    @property
+    def versions_differ(self) -> bool:
+        """True when the boards of this task were evaluated on different dataset releases."""
+        return len({b.version for b in self.boards if b.entries}) > 1
+
+
+def peak_memory_mib(result: Result) -> float | None:
+    """Return the peak GPU memory of a run: NVML's max used over devices, else the framework's peak reserved."""
+    used = [g.memory_used_max_mib for g in result.telemetry.gpus if g.memory_used_max_mib is not None]
+    return max(used) if used else result.telemetry.framework_peak_reserved_mib
+
+
+def _training_runs(bench: BenchmarkAggregate, result: Result) -> list[LoadedResult]:
+    """Successful convergence runs of the same model, framework and dataset release, newest last."""
+    return [
+        r
+        for r in bench.runs
+        if r.result.run.mode is Mode.convergence
+        and r.result.run.status is Status.success
+        and r.result.run.framework == result.run.framework
+        and r.result.dataset.version == result.dataset.version
+    ]
+
+
+def entry_of(bench: BenchmarkAggregate, table: InferenceTable, metric: str, batch_size: int) -> Entry:
+    """Collect what the leaderboard shows for one inference setup."""
+    result = table.latest.result
+    latest_rows = [row for row in table.rows if row.source is table.latest]
+    primary, primary_source = result.inference.quality.get(metric), table.latest
+    training = _training_runs(bench, result)
+    if primary is None:
+        trained = [r for r in training if metric in r.result.training.final_metrics and r.result.run.precision == result.run.precision]
+        primary, primary_source = (trained[-1].result.training.final_metrics[metric], trained[-1]) if trained else (None, None)
+    with_subjects = [r for r in training if r.result.training.per_subject]
+    return Entry(
+        bench=bench,
+        table=table,
+        metric=metric,
+        primary=primary,
+        primary_source=primary_source,
+        fps=next((row for row in latest_rows if row.point.batch_size == batch_size), None),
+        peak=max(latest_rows, key=lambda row: row.point.samples_per_s),
+        memory_mib=peak_memory_mib(result),
+        subjects=with_subjects[-1].result.training.per_subject if with_subjects else [],
+        subjects_source=with_subjects[-1] if with_subjects else None,
+    )
+
+
+def board_release(entries: list[Entry]) -> tuple[str | None, datetime | None]:
+    """Return the dataset release a board is on: the one most of its entries were evaluated on, the newer on a tie."""
+    if not entries:
+        return None, None
+    counts = Counter(e.dataset_version for e in entries)
+    newest = datetime.min.replace(tzinfo=UTC)
+    chosen = max(entries, key=lambda e: (counts[e.dataset_version], e.released_utc or newest))
+    return chosen.dataset_version, chosen.released_utc
+
+
+def _rank_key(entry: Entry) -> tuple:
+    return (entry.primary is None, -(entry.primary or 0), -(entry.fps.point.samples_per_s if entry.fps else 0))
+
+
+def leaderboards(agg: Aggregate, settings: Settings) -> list[TaskBoards]:
+    """Build the boards of every task and dataset from the data as it is now: recomputed on every build."""
+    by_task: dict[tuple[str, str], list[Entry]] = {}
+    for bench in agg.benchmarks:
+        for table in bench.inference:
+            result = table.latest.result
+            target = settings.quality_target(result.run.task, result.dataset.name)
+            entry = entry_of(bench, table, target.metric if target else "top1", settings.inference_batch_size)
+            by_task.setdefault((result.run.task, result.dataset.name), []).append(entry)
+    tasks = []
+    for (task, dataset), entries in sorted(by_task.items()):
+        boards = []
+        for board in settings.leaderboard.boards:
+            admitted = sorted((e for e in entries if board.admits(e.table.setup.precision)), key=_rank_key)
+            top = [_copy(e) for e in admitted[: settings.leaderboard.top_n]]
+            version, released = board_release(top)
+            for e in top:
+                e.mismatch = e.dataset_version != version
+            boards.append(LeaderBoard(board, top, len(admitted), version, released))
+        tasks.append(TaskBoards(task, dataset, entries[0].metric, boards))
+    return tasks
+
+
+def _copy(entry: Entry) -> Entry:
+    """A board's own copy of an entry, since the mismatch flag depends on the board."""
+    return Entry(**{**entry.__dict__})
+
+
+@page_kind("leaderboard")
+def leaderboard_page(site: SiteContext) -> list[Page]:
+    """Render leaderboard.md: the top-N boards of every task."""
+    context = {
+        "tasks": leaderboards(site.agg, site.settings),
+        "settings": site.settings,
+        "generated_utc": site.generated_utc,
+        "latest_utc": site.agg.latest_utc,
+        "titles": {b.slug: site.title(b) for b in site.agg.benchmarks},
+    }
+    return [Page("leaderboard.md", "Leaderboard", site.render("leaderboard.md.j2", "leaderboard.md", **context))]

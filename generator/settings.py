@@ -1,0 +1,76 @@
+"""Site settings as data (generator/site_settings.yaml): quality targets, leaderboard size, regression thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from generator.errors import BuildError
+from runners.schema import SafeLoader, problems_from_validation
+
+SETTINGS_FILE = Path(__file__).with_name("site_settings.yaml")
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class QualityTarget(_Settings):
+    """HPC AI500's target quality and sensitivity n for one task on one dataset."""
+
+    task: str
+    dataset: str
+    metric: str
+    target: Annotated[float, Field(gt=0)]
+    n: Annotated[int, Field(ge=1)]
+
+
+class Board(_Settings):
+    title: str
+    precisions: list[str] = Field([], description="Precisions admitted; empty admits every precision.")
+
+    def admits(self, precision: str) -> bool:
+        """Return True if a row of this precision belongs on the board."""
+        return not self.precisions or precision in self.precisions
+
+
+class LeaderboardSettings(_Settings):
+    top_n: Annotated[int, Field(ge=1)] = 10
+    boards: list[Board] = [Board(title="Mixed precision"), Board(title="INT8", precisions=["int8"])]
+
+
+class HistorySettings(_Settings):
+    recent_points: Annotated[int, Field(ge=1)] = 60
+    max_points: Annotated[int, Field(ge=2)] = 100
+    min_segment: Annotated[int, Field(ge=2)] = 4
+    penalty_factor: Annotated[float, Field(gt=0)] = 3.0
+    min_relative_change: Annotated[float, Field(ge=0)] = 0.03
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.01
+
+
+class Settings(_Settings):
+    quality_targets: list[QualityTarget] = []
+    training_flops_factor: Annotated[float, Field(gt=0)] = 3
+    inference_batch_size: Annotated[int, Field(ge=1)] = 1
+    leaderboard: LeaderboardSettings = LeaderboardSettings()
+    history: HistorySettings = HistorySettings()
+
+    def quality_target(self, task: str, dataset: str) -> QualityTarget | None:
+        """Return the quality target of a task on a dataset (matched by name), or None."""
+        return next((t for t in self.quality_targets if t.task == task and t.dataset == dataset), None)
+
+
+def load_settings(path: Path = SETTINGS_FILE) -> Settings:
+    """Read and validate the settings file; raise BuildError naming every bad value."""
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)  # noqa: S506 - safe loader
+        return Settings.model_validate(data or {})
+    except OSError as exc:
+        raise BuildError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise BuildError(f"{path}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        raise BuildError("\n".join(str(p) for p in problems_from_validation(path, exc))) from None
