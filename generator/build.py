@@ -19,7 +19,8 @@ from generator.cache import Scan, load_scan, scan_results
 from generator.charts import Chart, render_charts
 from generator.errors import BuildError, InvalidResults
 from generator.export import downloads
-from generator.pages import TEMPLATES_DIR, Page, nav, render_pages
+from generator.history import FEED_PATH, atom_feed, history
+from generator.pages import TEMPLATES_DIR, Page, model_title, nav, render_pages, suite_benchmark
 from generator.results import LoadedResult, LoadReport
 from generator.settings import load_settings
 from runners import __version__
@@ -100,10 +101,12 @@ def generate(
     validate(report, strict)
     settings = load_settings()
     agg = aggregate(report.results)
-    charts = render_charts(agg, work_dir / "cache" / "charts")
+    nightly = history(agg, settings.history)
+    charts = render_charts(agg, work_dir / "cache" / "charts", nightly)
     links = published_paths(report.results)
-    pages = render_pages(agg, charts, links, report.problems, settings)
+    pages = render_pages(agg, charts, links, report.problems, settings, nightly)
     files = docs_files(pages, charts, report.results, links)
+    files[FEED_PATH] = atom_feed(nightly, lambda bench: model_title(bench, suite_benchmark(bench)), links, agg.latest_utc)
     sync_tree(files, work_dir / "docs")
     log(f"wrote {len(pages)} page(s) and {sum(map(len, charts.values()))} chart(s) to {work_dir / 'docs'}")
     config = write_config(work_dir, site_dir, nav(pages), versioned)

@@ -232,8 +232,37 @@ def scaling_charts(bench: BenchmarkAggregate, svg: SvgCache) -> dict[str, Chart]
     return charts
 
 
-def render_charts(agg: Aggregate, cache_dir: Path | None = None) -> dict[str, dict[str, Chart]]:
-    """Render every chart, keyed by benchmark slug, then chart key ('accuracy-0', 'latency-2', ...)."""
+def history_chart(series: Any, svg: SvgCache) -> Chart:
+    """Chart one history series (a generator.history.Series) over time, bucket means for old nights, regressions in red."""
+    rows = [{"night": p.started_utc.isoformat(), "value": p.value, "kind": type(p).__name__} for p in series.shown]
+    metric = series.metric
+    line = (
+        alt.Chart(alt.Data(values=rows), title=f"{metric.name} over nightly runs")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("night:T", title="run started (UTC)"),
+            y=alt.Y("value:Q", title=f"{metric.name} ({metric.unit})", scale=alt.Scale(zero=False)),
+        )
+        .properties(width=WIDTH, height=HEIGHT)
+    )
+    marks = [{"night": r.after.started_utc.isoformat()} for r in series.regressions]
+    chart = (
+        alt.layer(line, alt.Chart(alt.Data(values=marks)).mark_rule(color="#c62828", strokeDash=[4, 4]).encode(x="night:T"))
+        if marks
+        else line
+    )
+    return Chart(
+        path=f"charts/history-{series.bench.slug}-{series.key}.svg",
+        kind="history",
+        group=series.config,
+        alt=f"Line chart of {metric.name} in {metric.unit} against the date of each nightly run for {series.config}.",
+        caption=f"{metric.name} per night ({series.config}); older nights averaged in buckets; dashed red lines mark detected regressions.",
+        svg=svg.render(chart),
+    )
+
+
+def render_charts(agg: Aggregate, cache_dir: Path | None = None, history: Any = None) -> dict[str, dict[str, Chart]]:
+    """Render every chart, keyed by benchmark slug, then chart key ('accuracy-0', 'latency-2', ...); history under "history/"."""
     svg = SvgCache(cache_dir)
     charts: dict[str, dict[str, Chart]] = {}
     for bench in agg.benchmarks:
@@ -242,5 +271,7 @@ def render_charts(agg: Aggregate, cache_dir: Path | None = None) -> dict[str, di
         mine |= throughput_batch_charts(bench, svg)
         mine |= {f"latency-{i}": latency_chart(bench, table, i, svg) for i, table in enumerate(bench.inference)}
         charts[bench.slug] = mine
+    if history is not None:
+        charts["history/"] = {series.key: history_chart(series, svg) for series in history.series}
     svg.prune()
     return charts

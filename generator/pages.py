@@ -314,5 +314,4 @@ def nav(pages: list[Page]) -> list[dict[str, Any]]:
 
 
 # Page kinds defined in their own modules register themselves on import, after the ones above.
-import generator.leaderboard  # noqa: E402
-import generator.rankings  # noqa: E402, F401
+from generator import history_pages, leaderboard, rankings  # noqa: E402, F401

@@ -1,0 +1,332 @@
+"""History over nightly runs per benchmark x configuration x metric, with change-point regression detection.
+
+Detection keeps noise in mind: ruptures' PELT finds change points with a penalty scaled by the series' own
+noise (estimated robustly from successive differences), then each change must pass Welch's t-test between
+the segments around it and move the mean by at least a set fraction, in the direction that is worse.
+Thresholds are data (``history`` in generator/site_settings.yaml). Pages show a bounded number of rows:
+the newest points one by one and older ones averaged into buckets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from xml.etree import ElementTree as ET
+
+import numpy as np
+import ruptures
+from scipy import stats
+
+from generator.aggregate import Aggregate, BenchmarkAggregate, accelerator_name, driver_version, slugify
+from generator.results import LoadedResult
+from generator.settings import HistorySettings
+from runners.schema import Mode, Result, Status
+
+ATOM = "http://www.w3.org/2005/Atom"
+FEED_PATH = "feeds/regressions.xml"
+FEED_ENTRIES = 50
+REGRESSIONS_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number tracked over time: its name, unit, which way is better and how to read it from a result."""
+
+    name: str
+    unit: str
+    higher_is_better: bool
+    read: Callable[[Result], float | None]
+
+
+def _inference_metrics(batch: int) -> list[Metric]:
+    def point(result: Result):
+        return next((p for p in result.inference.results if p.batch_size == batch), None)
+
+    return [
+        Metric(f"inference throughput, batch {batch}", "samples/s", True, lambda r: (p := point(r)) and p.samples_per_s),
+        Metric(f"p99 latency, batch {batch}", "ms", False, lambda r: (p := point(r)) and p.latency_ms.p99),
+    ]
+
+
+def _ttt(result: Result) -> float | None:
+    return result.training.time_to_target.time_to_target_s
+
+
+def _final(result: Result) -> float | None:
+    return result.training.final_metrics.get(result.training.time_to_target.metric)
+
+
+def _train_rate(result: Result) -> float | None:
+    return result.training.throughput.samples_per_s if result.training.throughput else None
+
+
+def metrics_of(result: Result) -> list[Metric]:
+    """The metrics a successful run contributes to history."""
+    mode = result.run.mode
+    if mode is Mode.inference:
+        return [m for p in result.inference.results for m in _inference_metrics(p.batch_size)]
+    if mode is Mode.convergence:
+        return [
+            Metric("time to target", "s", False, _ttt),
+            Metric("final quality", "fraction", True, _final),
+            Metric("training throughput", "samples/s", True, _train_rate),
+        ]
+    return [Metric("training throughput", "samples/s", True, _train_rate)]
+
+
+def configuration(result: Result) -> str:
+    """Name what must stay fixed along one history; driver, host and framework version may change (and are shown)."""
+    precision = result.inference.precision if result.run.mode is Mode.inference else result.run.precision
+    devices = result.environment.launch.world_size
+    return (
+        f"{result.run.mode.value}, {devices}x {accelerator_name(result)}, {result.run.framework}, {precision}, "
+        f"{result.dataset.name} {result.dataset.version}"
+    )
+
+
+# --- series ---------------------------------------------------------------------------
+
+
+@dataclass
+class Point:
+    """One night: the mean of one repeat group's values (each repeat a sample)."""
+
+    started_utc: datetime
+    samples: list[float]
+    runs: list[LoadedResult]
+
+    @property
+    def value(self) -> float:
+        return math.fsum(self.samples) / len(self.samples)
+
+    @property
+    def latest(self) -> LoadedResult:
+        return self.runs[-1]
+
+
+@dataclass
+class Bucket:
+    """Older points averaged together so that a history page stays small."""
+
+    points: list[Point]
+
+    @property
+    def value(self) -> float:
+        return math.fsum(p.value for p in self.points) / len(self.points)
+
+    @property
+    def low(self) -> float:
+        return min(p.value for p in self.points)
+
+    @property
+    def high(self) -> float:
+        return max(p.value for p in self.points)
+
+    @property
+    def started_utc(self) -> datetime:
+        return self.points[0].started_utc
+
+    @property
+    def ended_utc(self) -> datetime:
+        return self.points[-1].started_utc
+
+
+@dataclass
+class Regression:
+    series: Series
+    before: Point  # the last point of the old level
+    after: Point  # the first point of the new level
+    mean_before: float
+    mean_after: float
+    p_value: float
+
+    @property
+    def change(self) -> float:
+        """Relative change of the mean, e.g. -0.15 for a 15 % drop."""
+        return (self.mean_after - self.mean_before) / self.mean_before
+
+
+@dataclass
+class Series:
+    bench: BenchmarkAggregate
+    config: str
+    metric: Metric
+    points: list[Point]
+    shown: list[Point | Bucket] = field(default_factory=list)
+    regressions: list[Regression] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """A short, unique, file-safe name for the series."""
+        digest = hashlib.sha256(f"{self.bench.name}|{self.config}|{self.metric.name}".encode()).hexdigest()[:8]
+        return f"{slugify(self.metric.name)[:40]}-{digest}"
+
+
+@dataclass
+class HistoryPage:
+    bench: BenchmarkAggregate
+    config: str
+    series: list[Series]
+
+    @property
+    def path(self) -> str:
+        digest = hashlib.sha256(f"{self.bench.name}|{self.config}".encode()).hexdigest()[:8]
+        return f"history/{self.bench.slug}-{digest}.md"
+
+
+@dataclass
+class History:
+    pages: list[HistoryPage]
+
+    @property
+    def series(self) -> list[Series]:
+        return [s for page in self.pages for s in page.series]
+
+    @property
+    def regressions(self) -> list[Regression]:
+        """Every regression found, newest first."""
+        found = [r for s in self.series for r in s.regressions]
+        return sorted(found, key=lambda r: r.after.started_utc, reverse=True)
+
+    def page_of(self, series: Series) -> HistoryPage:
+        return next(p for p in self.pages if series in p.series)
+
+
+def _points(runs: list[LoadedResult], metric: Metric) -> list[Point]:
+    groups: dict[str, Point] = {}
+    for loaded in runs:
+        value = metric.read(loaded.result)
+        if value is None:
+            continue
+        point = groups.setdefault(loaded.result.run.repeat.group, Point(loaded.result.run.started_utc, [], []))
+        point.samples.append(float(value))
+        point.runs.append(loaded)
+    return sorted(groups.values(), key=lambda p: p.started_utc)
+
+
+def history(agg: Aggregate, settings: HistorySettings) -> History:
+    """Build every series, detect its regressions and choose the rows its page shows."""
+    pages = []
+    for bench in agg.benchmarks:
+        by_config: dict[str, dict[str, tuple[Metric, list[LoadedResult]]]] = {}
+        for loaded in bench.runs:
+            if loaded.result.run.status is not Status.success:
+                continue
+            metrics = by_config.setdefault(configuration(loaded.result), {})
+            for metric in metrics_of(loaded.result):
+                metrics.setdefault(metric.name, (metric, []))[1].append(loaded)
+        for config, metrics in sorted(by_config.items()):
+            series = []
+            for metric, runs in metrics.values():
+                points = _points(runs, metric)
+                if len(points) >= 2:
+                    s = Series(bench, config, metric, points, downsample(points, settings))
+                    s.regressions = regressions(s, settings)
+                    series.append(s)
+            if series:
+                pages.append(HistoryPage(bench, config, series))
+    return History(pages)
+
+
+# --- detection ------------------------------------------------------------------------
+
+
+def noise_sigma(values: Sequence[float]) -> float:
+    """Estimate the noise's standard deviation from successive differences (robust to level shifts): MAD / 0.6745 / sqrt 2."""
+    diffs = np.diff(np.asarray(values, dtype=float))
+    if diffs.size == 0:
+        return 0.0
+    mad = float(np.median(np.abs(diffs - np.median(diffs))))
+    return mad / 0.6745 / math.sqrt(2)
+
+
+def change_points(values: Sequence[float], settings: HistorySettings) -> list[int]:
+    """Return the indices where a new level starts, by PELT with a penalty scaled to the noise."""
+    n = len(values)
+    if n < 2 * settings.min_segment:
+        return []
+    signal = np.asarray(values, dtype=float)
+    sigma = noise_sigma(values) or 1e-9 * max(1.0, float(np.abs(signal).mean()))
+    penalty = settings.penalty_factor * sigma**2 * math.log(n)
+    # KernelCPD with a linear kernel is PELT on the l2 cost (a shift in the mean), implemented in C
+    breaks = ruptures.KernelCPD(kernel="linear", min_size=settings.min_segment, jump=1).fit(signal).predict(pen=penalty)
+    return [b for b in breaks if b < n]
+
+
+def shifts(values: Sequence[float], settings: HistorySettings) -> list[tuple[int, float, float, float]]:
+    """Return (index, mean before, mean after, p-value) of every change that is significant and large enough."""
+    found = []
+    bounds = [0, *change_points(values, settings), len(values)]
+    for start, k, end in zip(bounds, bounds[1:], bounds[2:], strict=False):
+        before, after = list(values[start:k]), list(values[k:end])
+        mean_before, mean_after = statistics.fmean(before), statistics.fmean(after)
+        if mean_before == 0 or abs(mean_after - mean_before) / abs(mean_before) < settings.min_relative_change:
+            continue
+        test = stats.ttest_ind(before, after, equal_var=False)
+        p_value = float(test.pvalue) if math.isfinite(test.pvalue) else 0.0  # nan: both segments constant, yet different means
+        if p_value < settings.alpha:
+            found.append((k, mean_before, mean_after, p_value))
+    return found
+
+
+def regressions(series: Series, settings: HistorySettings) -> list[Regression]:
+    """Return the changes of a series that go the wrong way (slower, higher latency, lower quality)."""
+    values = [p.value for p in series.points]
+    found = []
+    for k, mean_before, mean_after, p_value in shifts(values, settings):
+        worse = mean_after < mean_before if series.metric.higher_is_better else mean_after > mean_before
+        if worse:
+            found.append(Regression(series, series.points[k - 1], series.points[k], mean_before, mean_after, p_value))
+    return found
+
+
+def downsample(points: list[Point], settings: HistorySettings) -> list[Point | Bucket]:
+    """Keep the newest points as they are and average older ones into equal buckets: at most max_points rows."""
+    if len(points) <= settings.max_points:
+        return list(points)
+    recent = min(settings.recent_points, settings.max_points - 1)
+    older, newest = points[:-recent], points[-recent:]
+    size = math.ceil(len(older) / (settings.max_points - recent))
+    return [Bucket(older[i : i + size]) for i in range(0, len(older), size)] + list(newest)
+
+
+# --- feed -----------------------------------------------------------------------------
+
+
+def _iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def atom_feed(found: History, title_of: Callable[[BenchmarkAggregate], str], links: dict[str, str], updated: datetime | None) -> bytes:
+    """Return the Atom feed of the newest regressions, each with the run before and after; links relative to the feed."""
+    feed = ET.Element("feed", xmlns=ATOM)
+    ET.SubElement(feed, "title").text = "benchsite regressions"
+    ET.SubElement(feed, "id").text = "urn:benchsite:regressions"
+    newest = found.regressions[:FEED_ENTRIES]
+    ET.SubElement(feed, "updated").text = _iso(newest[0].after.started_utc if newest else updated or datetime(1970, 1, 1))
+    ET.SubElement(feed, "link", rel="alternate", type="text/html", href="../regressions.html")
+    ET.SubElement(feed, "link", rel="self", type="application/atom+xml", href="regressions.xml")
+    for r in newest:
+        s = r.series
+        entry = ET.SubElement(feed, "entry")
+        ET.SubElement(entry, "title").text = f"{title_of(s.bench)}: {s.metric.name} {r.change:+.1%} ({s.config})"
+        ET.SubElement(entry, "id").text = f"urn:benchsite:regression:{s.key}:{r.after.latest.result.run.id}"
+        ET.SubElement(entry, "updated").text = _iso(r.after.started_utc)
+        page = found.page_of(s).path.removesuffix(".md") + ".html"
+        ET.SubElement(entry, "link", rel="alternate", type="text/html", href=f"../{page}")
+        before, after = r.before.latest, r.after.latest
+        summary = (
+            f"{s.metric.name} ({s.metric.unit}) moved from a mean of {r.mean_before:.4g} to {r.mean_after:.4g} "
+            f"(p = {r.p_value:.2g}, Welch's t-test). Run before: {before.result.run.id} ({_iso(before.result.run.started_utc)}, "
+            f"driver {driver_version(before.result) or 'none'}, {before.result.run.framework} {before.result.run.framework_version}). "
+            f"Run after: {after.result.run.id} ({_iso(after.result.run.started_utc)}, driver {driver_version(after.result) or 'none'}, "
+            f"{after.result.run.framework} {after.result.run.framework_version})."
+        )
+        ET.SubElement(entry, "summary").text = summary
+        for rel, loaded in (("related", before), ("related", after)):
+            ET.SubElement(entry, "link", rel=rel, type="application/yaml", href=f"../{links[str(loaded.path)]}")
+    return ('<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode")).encode()
