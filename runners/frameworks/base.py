@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,12 @@ class Backend(ABC):
     @abstractmethod
     def inference_batch(self, batch_size: int) -> Any:
         """A batch of real validation images on the device, ready for the forward pass."""
+
+    def timed_infer(self, batch: Any) -> float:
+        """One forward pass and its latency in milliseconds, by this backend's timer (``self.timer``)."""
+        start = time.perf_counter()
+        self.infer(batch)
+        return (time.perf_counter() - start) * 1000
 
     @abstractmethod
     def infer(self, batch: Any) -> None:

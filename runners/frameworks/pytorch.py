@@ -97,7 +97,6 @@ def _oom_as_status(where: str) -> Iterator[None]:
 
 class PyTorchBackend(Backend):
     name = "pytorch"
-    timer = "time.perf_counter+synchronize"
 
     @classmethod
     def resolve_device(cls, requested: str) -> str:
@@ -441,6 +440,22 @@ class PyTorchBackend(Backend):
             size = self.spec.benchmark.dataset.image_size
             return torch.randn(batch_size, 3, size, size, device=self.torch_device).contiguous(memory_format=self.memory_format)
         return self._val_images(batch_size).to(self.torch_device).contiguous(memory_format=self.memory_format)
+
+    @property
+    def timer(self) -> str:  # type: ignore[override]
+        return "torch.cuda.Event" if self.device.startswith("cuda") else "time.perf_counter+synchronize"
+
+    def timed_infer(self, batch: torch.Tensor) -> float:
+        """On a GPU, time the forward pass with CUDA events (synchronising on the end event only)."""
+        if not self.device.startswith("cuda"):
+            return super().timed_infer(batch)
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        with torch.inference_mode(), _oom_as_status(f"at batch {batch.shape[0]}"), self._autocast():
+            start.record()
+            self.forward_model(batch)
+            end.record()
+        end.synchronize()
+        return start.elapsed_time(end)
 
     @torch.inference_mode()
     def infer(self, batch: torch.Tensor) -> None:
