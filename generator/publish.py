@@ -27,13 +27,21 @@ def publish(
 ) -> str:
     """Generate the site from ``results`` and ``mike deploy`` it as ``version`` (+ aliases) to ``branch`` of ``repo``."""
     work_dir = repo / "build"
-    config = generate(results, work_dir / "site", strict=strict, work_dir=work_dir)
+    config = generate(results, work_dir / "site", strict=strict, work_dir=work_dir, versioned=True)
     options = ["--config-file", str(config), "--update-aliases", "--remote", remote, "--branch", branch]
     options += ["--message", f"Publish benchsite {version}"] + (["--push"] if push else [])
     cmd = [*MIKE, "deploy", *options, version, *aliases]
+    _mike(cmd, repo, f"mike deploy {version}")
+    if "latest" in aliases:  # the site's root redirects to the latest version
+        default = [*MIKE, "set-default", "--config-file", str(config), "--remote", remote, "--branch", branch]
+        _mike([*default, *(["--push"] if push else []), "latest"], repo, "mike set-default latest")
+    where = f"{remote}/{branch}" if push else f"local branch {branch}"
+    return f"published version {version}{' (' + ', '.join(aliases) + ')' if aliases else ''} to {where}"
+
+
+def _mike(cmd: list[str], repo: Path, what: str) -> None:
+    """Run one mike command in repo; raise BuildError with the end of its output if it fails."""
     proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env={**os.environ, **MKDOCS_ENV}, timeout=900)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-        raise BuildError(f"mike deploy {version} failed:\n{tail}")
-    where = f"{remote}/{branch}" if push else f"local branch {branch}"
-    return f"published version {version}{' (' + ', '.join(aliases) + ')' if aliases else ''} to {where}"
+        raise BuildError(f"{what} failed:\n{tail}")

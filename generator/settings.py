@@ -45,10 +45,10 @@ class LeaderboardSettings(_Settings):
 class HistorySettings(_Settings):
     recent_points: Annotated[int, Field(ge=1)] = 60
     max_points: Annotated[int, Field(ge=2)] = 100
-    min_segment: Annotated[int, Field(ge=2)] = 4
-    penalty_factor: Annotated[float, Field(gt=0)] = 3.0
+    min_segment: Annotated[int, Field(ge=2)] = 5
+    penalty_factor: Annotated[float, Field(gt=0)] = 8.0
     min_relative_change: Annotated[float, Field(ge=0)] = 0.03
-    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.001
 
 
 class Settings(_Settings):

@@ -214,7 +214,7 @@ def test_nav_is_generated_from_the_results(built):
     _, work, _ = built
     config = yaml.safe_load((work / "mkdocs.yml").read_text(encoding="utf-8"))
     assert config["INHERIT"].endswith("mkdocs.yml") and config["docs_dir"] == "docs"
-    assert [next(iter(e)) for e in config["nav"]] == ["Home", "Performance", "Models", "Data"]
+    assert [next(iter(e)) for e in config["nav"]] == ["Home", "Performance", "Models", "Data", "Leaderboard", "Rankings", "Regressions"]
     models = dict(item for entry in config["nav"][2]["Models"] for item in entry.items())
     assert models["ResNet-10-T on digits"] == "models/digits-resnet10t.md"
     assert models["EfficientNet-B0"] == "models/imagenet-efficientnet-b0.md"
