@@ -58,6 +58,7 @@ def test_convergence_times_to_target_with_the_pytorch_boundaries(tf_run: TfRun):
     flags = training.precision_flags
     assert flags["keras_policy"] == "float32" and flags["tensor_float_32_execution"] is False
     assert training.options["jit_compile"] is False and training.options["distribute_strategy"] == "OneDeviceStrategy"
+    assert training.model_flops_per_sample > 1e6  # counted from the graph by TensorFlow's profiler
 
 
 def test_throughput_measures_a_window_after_warmup(tf_run: TfRun):

@@ -265,6 +265,16 @@ class TensorFlowBackend(Backend):
             opts = {"runtime": self._interpreter_name, "num_threads": os.cpu_count() or 1, "delegate": "default (XNNPACK where it applies)"}
         return opts
 
+    def flops_per_sample(self) -> float | None:
+        """Count one sample's forward pass with TensorFlow's profiler on the frozen graph (a multiply-add is 2 FLOPs)."""
+        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+        size = self.spec.benchmark.dataset.image_size
+        forward = tf.function(lambda x: self.model(x, training=False))
+        graph = convert_variables_to_constants_v2(forward.get_concrete_function(tf.TensorSpec((1, size, size, 3), tf.float32))).graph
+        options = {**tf.compat.v1.profiler.ProfileOptionBuilder.float_operation(), "output": "none"}
+        return float(tf.compat.v1.profiler.profile(graph, options=options).total_float_ops)
+
     # --- model ------------------------------------------------------------------
 
     @property
