@@ -17,6 +17,7 @@ DEFAULT_SITE = Path("site")
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from runners.launch import RunRequest, run_suite
+    from runners.launch.tf_distribute import TfDistributeConfig
     from runners.launch.torchrun import TorchrunConfig
 
     torchrun = None
@@ -34,10 +35,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
         resume=args.resume,
         repeats=args.repeats,
         torchrun=torchrun,
+        tf_distribute=_tf_distribute(args, TfDistributeConfig),
         command=["benchsite", *sys.argv[1:]],
     )
     outcome = run_suite(request)
     return 0 if outcome.all_succeeded else 1
+
+
+def _tf_distribute(args: argparse.Namespace, config_cls):
+    if args.tf_workers <= 1 and not args.tf_hosts:
+        return None
+    hosts = tuple(h for h in (args.tf_hosts or "").split(",") if h)
+    try:
+        return config_cls(workers=len(hosts) or args.tf_workers, hosts=hosts, tasks=tuple(args.tf_task) if args.tf_task else None)
+    except ValueError as exc:
+        raise BenchsiteError(f"--tf-workers/--tf-hosts: {exc}") from None
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -136,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     dist.add_argument("--nnodes", type=_positive_int, default=1, metavar="N", help="number of nodes")
     dist.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="torchrun c10d rendezvous endpoint (multi-node)")
     dist.add_argument("--rdzv-id", default="benchsite", help="torchrun rendezvous id (default: benchsite)")
+    tfd = run.add_argument_group("multi-worker TensorFlow (tf.distribute MultiWorkerMirroredStrategy)")
+    tfd.add_argument("--tf-workers", type=_positive_int, default=1, metavar="N", help="worker processes (TF_CONFIG tasks)")
+    tfd.add_argument("--tf-hosts", metavar="H:P,...", help="every worker's host:port, in task order (multi-machine)")
+    tfd.add_argument("--tf-task", type=int, action="append", metavar="I", help="the task index(es) this machine runs")
     run.set_defaults(func=_cmd_run)
 
     validate = sub.add_parser("validate", help="check result files; print every problem as 'path: field: message'")

@@ -55,3 +55,21 @@ def test_unknown_benchmark_names_the_known_ones():
 def test_sbatch_template_uses_srun_and_torchrun_rendezvous():
     text = (Path(__file__).resolve().parents[1] / "runners" / "slurm" / "benchsite.sbatch").read_text()
     assert "srun" in text and "--rdzv-endpoint" in text and text.count("SUITE_ARGS=") == 1
+
+
+def test_each_framework_gets_its_own_launcher():
+    from runners.launch.tf_distribute import TfDistributeConfig
+
+    request = RunRequest(
+        suite="nightly-gpu",
+        modes=["throughput"],
+        synthetic=True,
+        results_dir=Path("r"),
+        torchrun=TorchrunConfig(nproc_per_node=4),
+        tf_distribute=TfDistributeConfig(workers=2),
+    )
+    engines = {(s.framework, s.launch.engine, s.launch.world_size) for s in plan_runs(load_suite("nightly-gpu"), request)}
+    assert engines == {("pytorch", "torchrun", 4), ("tensorflow", "tf-distribute", 2)}
+    only_torchrun = RunRequest(suite="nightly-gpu", synthetic=True, results_dir=Path("r"), torchrun=TorchrunConfig(nproc_per_node=4))
+    tf_specs = [s for s in plan_runs(load_suite("nightly-gpu"), only_torchrun) if s.framework == "tensorflow"]
+    assert tf_specs and all(s.launch.engine == "local" for s in tf_specs)

@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from runners.launch import RunRequest, plan_runs
-from runners.launch.tf_distribute import TfDistributeConfig, launch_tf_distribute, tf_config
+from runners.launch.tf_distribute import TfDistributeConfig, tf_config
 from runners.schema import Mode, Result, Status, iter_result_files, read_result
-from runners.suites import load_suite
 
 pytestmark = pytest.mark.slow
 
@@ -121,15 +119,11 @@ def test_a_missing_interpreter_is_a_failed_record_naming_it(tmp_path: Path, data
     assert result.run.status is Status.failed and "/no/such/env/bin/python" in result.run.error
 
 
-def test_two_multiworker_mirrored_workers_train_and_write_one_result(
-    tmp_path: Path, data_dir: Path, dataset_cache: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setenv("BENCHSITE_CACHE", str(dataset_cache))
-    request = RunRequest(suite=str(data_dir / "suites" / "tiny-tf.yaml"), modes=["convergence"], results_dir=tmp_path)
-    (spec,) = plan_runs(load_suite(request.suite), request)
-    lines: list[str] = []
-    outcome = launch_tf_distribute(spec, TfDistributeConfig(workers=2), timeout_s=240, print_line=lines.append)
-    assert outcome.status is Status.success, "\n".join(lines[-40:])
+def test_two_multiworker_mirrored_workers_train_and_write_one_result(tmp_path: Path, data_dir: Path, dataset_cache: Path):
+    suite = str(data_dir / "suites" / "tiny-tf.yaml")
+    proc = run_cli(["run", "--suite", suite, "--mode", "convergence", "--tf-workers", "2", "--results", str(tmp_path)], dataset_cache)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0, "\n".join(lines[-40:]) + proc.stderr
     (path,) = iter_result_files(tmp_path)  # exactly one file: only task 0 writes
     result = read_result(path)
     launch = result.environment.launch

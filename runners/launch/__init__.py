@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runners.launch.local import LaunchOutcome, launch_local, worker_command
+from runners.launch.tf_distribute import TfDistributeConfig, launch_tf_distribute
 from runners.launch.torchrun import TorchrunConfig
 from runners.record import RunSpec
 from runners.schema import Launch, Mode, Repeat, Status, utc_now
@@ -28,6 +29,7 @@ class RunRequest:
     resume: bool = False
     repeats: int = 1
     torchrun: TorchrunConfig | None = None
+    tf_distribute: TfDistributeConfig | None = None
     command: list[str] = field(default_factory=list)
 
 
@@ -59,10 +61,27 @@ def _precisions(bench: Benchmark, mode: Mode) -> list[str]:
     return bench.precisions
 
 
+def _launch(framework: str, request: RunRequest) -> Launch:
+    """How a framework's runs are started: torchrun for PyTorch, tf.distribute workers for TensorFlow."""
+    if framework == "pytorch" and request.torchrun:
+        return request.torchrun.launch
+    if framework == "tensorflow" and request.tf_distribute:
+        return request.tf_distribute.launch
+    return Launch(engine="local")
+
+
+def launch_run(spec: RunSpec, request: RunRequest, timeout_s: float, print_line=print) -> LaunchOutcome:
+    """Start one run with the launcher its framework and the request call for."""
+    if spec.launch.engine == "torchrun" and request.torchrun:
+        return launch_local(spec, timeout_s=timeout_s, print_line=print_line, command=request.torchrun.command)
+    if spec.launch.engine == "tf-distribute" and request.tf_distribute:
+        return launch_tf_distribute(spec, request.tf_distribute, timeout_s=timeout_s, print_line=print_line)
+    return launch_local(spec, timeout_s=timeout_s, print_line=print_line, command=worker_command)
+
+
 def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
     """Expand the suite into one RunSpec per benchmark x framework x mode x precision x repeat."""
     benchmarks = [suite.benchmark(name) for name in request.benchmarks] if request.benchmarks else suite.benchmarks
-    launch = request.torchrun.launch if request.torchrun else Launch(engine="local")
     stamp = utc_now()
     specs = []
     for bench in benchmarks:
@@ -89,7 +108,7 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                             synthetic=request.synthetic,
                             resume=request.resume,
                             command=request.command,
-                            launch=launch,
+                            launch=_launch(framework, request),
                         )
                         for index in range(repeats)
                     ]
@@ -102,14 +121,13 @@ def run_suite(request: RunRequest, print_line=print) -> SuiteOutcome:
     """Run every planned run of the suite in turn and summarise where the results went."""
     suite = load_suite(request.suite)
     specs = plan_runs(suite, request)
-    command = request.torchrun.command if request.torchrun else worker_command
     print_line(f"suite {suite.name}: {len(specs)} run(s) -> {request.results_dir}")
     outcome = SuiteOutcome()
     for number, spec in enumerate(specs, 1):
         repeat = f" seed {spec.seed} ({spec.repeat.index + 1}/{spec.repeat.count})" if spec.repeat.count > 1 else ""
         print_line(f"[{number}/{len(specs)}] {spec.benchmark.name} {spec.framework} {spec.mode.value} {spec.precision}{repeat}")
         timeout = request.timeout_s or spec.benchmark.timeout_s
-        run = launch_local(spec, timeout_s=timeout, print_line=print_line, command=command)
+        run = launch_run(spec, request, timeout, print_line)
         print_line(f"[{number}/{len(specs)}] {run.status.value} in {run.seconds:.1f}s -> {run.path}")
         outcome.runs.append(run)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.counts().items()))
