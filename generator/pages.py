@@ -314,4 +314,7 @@ def nav(pages: list[Page]) -> list[dict[str, Any]]:
 
 
 # Page kinds defined in their own modules register themselves on import, after the ones above.
-from generator import history_pages, leaderboard, rankings  # noqa: E402, F401
+from generator import leaderboard, rankings  # noqa: E402, F401
+
+# isort: split
+from generator import history_pages  # noqa: E402, F401
