@@ -39,9 +39,18 @@ def publish(
     return f"published version {version}{' (' + ', '.join(aliases) + ')' if aliases else ''} to {where}"
 
 
+def mike_env() -> dict[str, str]:
+    """The environment for mike: it runs `mkdocs` from PATH, so put this interpreter's scripts first.
+
+    Without this, `.venv/bin/benchsite publish` fails outside an activated venv.
+    """
+    scripts = str(Path(sys.executable).parent)
+    return {**os.environ, **MKDOCS_ENV, "PATH": os.pathsep.join([scripts, os.environ.get("PATH", "")])}
+
+
 def _mike(cmd: list[str], repo: Path, what: str) -> None:
     """Run one mike command in repo; raise BuildError with the end of its output if it fails."""
-    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env={**os.environ, **MKDOCS_ENV}, timeout=900)
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=mike_env(), timeout=900)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
         raise BuildError(f"{what} failed:\n{tail}")

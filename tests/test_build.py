@@ -4,7 +4,6 @@ import contextlib
 import csv
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ from generator.cache import load_results_cached
 from generator.charts import to_svg
 from generator.errors import InvalidResults
 from generator.pages import MISSING
+from generator.publish import mike_env
 from generator.serve import snapshot
 from runners.schema import json_schema
 
@@ -331,7 +331,7 @@ def test_mike_deploys_the_generated_tree(built, tmp_path):
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "init"], check=True)
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org"}
+    env = {**mike_env(), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org"}
     env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
     mike = [
         sys.executable,
