@@ -91,9 +91,16 @@ def timer_p50_ms(model_name: str, size: int, batch: int, steps: int) -> float:
     torch.manual_seed(0)
     model = timm.create_model(model_name, pretrained=False, num_classes=10).eval()
     images = torch.randn(batch, 3, size, size)
-    timer = tbench.Timer("model(images)", setup="torch.set_grad_enabled(False)", globals={"model": model, "images": images})
+    timer = tbench.Timer(
+        "model(images)",
+        setup="torch.set_grad_enabled(False)",
+        globals={"model": model, "images": images},
+        num_threads=torch.get_num_threads(),
+    )
     timer.timeit(10)  # warm-up
-    return timer.blocked_autorange(min_run_time=1.0).median * 1000
+    median_ms = timer.blocked_autorange(min_run_time=1.0).median * 1000
+    torch.set_grad_enabled(True)  # the Timer's setup turned autograd off for this thread
+    return median_ms
 
 
 def runner_p50_ms(model: str, size: int, batch: int, steps: int) -> float:
