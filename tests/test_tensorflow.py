@@ -135,6 +135,27 @@ def test_two_multiworker_mirrored_workers_train_and_write_one_result(tmp_path: P
     assert any(line.startswith("[task 1]") for line in lines)  # task 1 ran (quietly: only rank 0 shows progress)
 
 
+def test_sigkill_mid_run_then_resume_finishes_it_from_the_tf_checkpoint(tmp_path: Path, data_dir: Path, dataset_cache: Path, monkeypatch):
+    """Killed after epoch 1's checkpoint, --resume restores model and optimizer and finishes the run."""
+    suite = str(data_dir / "suites" / "resumable-tf.yaml")
+    monkeypatch.setenv("BENCHSITE_TEST_HOOK", "sigkill-after-epoch:1")
+    killed = run_cli(["run", "--suite", suite, "--results", str(tmp_path)], dataset_cache)
+    assert killed.returncode == 1
+    (dead,) = map(read_result, iter_result_files(tmp_path))
+    assert dead.run.status is Status.failed and "exited with code -9" in dead.run.error
+    monkeypatch.delenv("BENCHSITE_TEST_HOOK")
+    resumed = run_cli(["run", "--suite", suite, "--resume", "--results", str(tmp_path)], dataset_cache)
+    assert resumed.returncode == 0, resumed.stdout[-4000:] + resumed.stderr[-4000:]
+    assert "resumed from the checkpoint after epoch 1" in resumed.stdout
+    (done,) = [r for r in map(read_result, iter_result_files(tmp_path)) if r.run.status is Status.success]
+    assert done.run.resumed is True
+    curve = done.training.curve
+    assert curve[0].epoch == 1 and len(curve) == done.training.time_to_target.epochs >= 2
+    assert [e.epoch for e in curve] == list(range(1, len(curve) + 1))
+    assert done.training.time_to_target.time_to_target_s == pytest.approx(curve[-1].wall_time_s)
+    assert curve[1].lr < curve[0].lr  # the optimizer's step count came back: the cosine schedule went on from epoch 1
+
+
 def test_tf_config_names_the_cluster_and_the_task():
     assert tf_config(["a:1", "b:2"], 1) == '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}'
     config = TfDistributeConfig(workers=4, hosts=("a:1", "a:2", "b:1", "b:2"))

@@ -16,6 +16,8 @@ import io
 import json
 import math
 import os
+import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -474,7 +476,47 @@ class TensorFlowBackend(Backend):
         with _oom_as_status("in evaluation"):
             return np.concatenate([forward(images).numpy() for images, _ in self.val_data])
 
-    # --- trained weights --------------------------------------------------------
+    # --- checkpoints and trained weights ----------------------------------------
+
+    def _checkpoint(self) -> tf.train.Checkpoint:
+        """Model and optimizer (slots, momentum, iterations, loss scale) as one object graph."""
+        with self.strategy.scope():  # the optimizer's variables exist before a restore assigns them
+            self.optimizer.build(self.model.trainable_variables)
+        return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+
+    def save_checkpoint(self, folder: Path, state: dict[str, Any]) -> None:
+        """Write the variables into a fresh folder, rename it into place, then state.json last (rank 0's copy).
+
+        Every worker writes (a MultiWorkerMirroredStrategy save may need every
+        worker's participation); the others write into a throwaway folder.
+        state.json names the epoch, so a kill at any point leaves either the
+        previous complete checkpoint or the new one, never a half-written one.
+        """
+        if self.rank != 0:
+            scratch = Path(tempfile.mkdtemp(prefix="benchsite-tf-ckpt-"))
+            try:
+                self._checkpoint().write(str(scratch / "ckpt"))
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-tf-", dir=folder))
+        self._checkpoint().write(str(tmp / "ckpt"))
+        final = folder / f"tf-epoch-{state['epoch']}"
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        write_json_atomic(folder / "state.json", state)
+        for old in folder.glob("tf-epoch-*"):
+            if old != final:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def load_checkpoint(self, folder: Path) -> dict[str, Any] | None:
+        state = read_json(folder / "state.json")
+        saved = folder / f"tf-epoch-{state['epoch']}" if state else None
+        if state is None or not saved.is_dir():
+            return None
+        self._checkpoint().read(str(saved / "ckpt")).assert_existing_objects_matched()
+        return state
 
     def save_trained_weights(self, folder: Path, meta: dict[str, Any]) -> None:
         if self.rank != 0:
