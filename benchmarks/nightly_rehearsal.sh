@@ -20,6 +20,8 @@ for machine in gpu-a gpu-b; do
   git -C "$WORK/$machine" config user.email "$machine@example.invalid"
 done
 
+# Two "machines" share this machine's cores: one thread each, or their thread pools thrash (10x slower on 2 cores).
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} TF_NUM_INTRAOP_THREADS=${TF_NUM_INTRAOP_THREADS:-1} TF_NUM_INTEROP_THREADS=${TF_NUM_INTEROP_THREADS:-1}
 start=$(now)
 (cd "$WORK/gpu-a" && "$BENCHSITE" nightly --suite "$SUITE" --commit --push > "$WORK/gpu-a.log" 2>&1) & a=$!
 (cd "$WORK/gpu-b" && "$BENCHSITE" nightly --suite "$SUITE" --commit --push > "$WORK/gpu-b.log" 2>&1) & b=$!
