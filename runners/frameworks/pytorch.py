@@ -13,6 +13,7 @@ import itertools
 import math
 import os
 import random
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +86,13 @@ def _install_test_hook(model: torch.nn.Module) -> None:
             raise RuntimeError("crash inside the model's forward (raised by BENCHSITE_TEST_HOOK=crash)")
 
         model.register_forward_pre_hook(raise_crash)
+
+
+def _temp_path(folder: Path, name: str) -> Path:
+    """A unique temporary file next to ``name``: two runs of one configuration on one machine never share it."""
+    fd, path = tempfile.mkstemp(prefix=f".tmp-{name}-", dir=folder)
+    os.close(fd)
+    return Path(path)
 
 
 @contextlib.contextmanager
@@ -365,7 +373,7 @@ class PyTorchBackend(Backend):
         if self.rank != 0:
             return
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / ".tmp-model.pt"
+        tmp = _temp_path(folder, "model.pt")
         torch.save(
             {
                 "model": self.model.state_dict(),
@@ -393,7 +401,7 @@ class PyTorchBackend(Backend):
         if self.rank != 0:
             return
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / ".tmp-weights.pt"
+        tmp = _temp_path(folder, "weights.pt")
         torch.save(self.model.state_dict(), tmp)
         os.replace(tmp, folder / "weights.pt")
         write_json_atomic(folder / "meta.json", meta)

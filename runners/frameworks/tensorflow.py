@@ -522,9 +522,10 @@ class TensorFlowBackend(Backend):
         if self.rank != 0:
             return
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / ".tmp-model.weights.h5"
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-weights-", dir=folder)) / "model.weights.h5"  # unique per run
         self.model.save_weights(tmp)
         os.replace(tmp, folder / "model.weights.h5")
+        tmp.parent.rmdir()
         write_json_atomic(folder / "meta.json", meta)
 
     def _trained_weights(self) -> str:
