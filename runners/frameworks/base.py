@@ -72,6 +72,18 @@ class Backend(ABC):
     def __init__(self, spec: RunSpec, dataset: DatasetInfo | None, device: str) -> None:
         self.spec, self.dataset, self.device = spec, dataset, device
 
+    def check_precision(self, supported: tuple[str, ...], runner: str) -> None:
+        """Refuse a precision this backend, this device or this mode cannot run, with the reason."""
+        precision = self.spec.precision
+        if precision not in supported:
+            raise UnsupportedPrecision(
+                f"precision {precision!r} is not supported by the {runner} runner; use one of {', '.join(supported)}"
+            )
+        if precision == "tf32" and not self.device.startswith("cuda"):
+            raise UnsupportedPrecision("tf32 needs an NVIDIA GPU (Ampere or newer); this run is on the CPU")
+        if precision == "int8" and self.spec.mode.value != "inference":
+            raise UnsupportedPrecision("int8 is an inference precision; training runs use fp32, tf32, amp-fp16 or amp-bf16")
+
     @classmethod
     @abstractmethod
     def resolve_device(cls, requested: str) -> str:

@@ -119,15 +119,9 @@ class PyTorchBackend(Backend):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         precision, on_gpu = self.spec.precision, self.device.startswith("cuda")
-        if precision not in PRECISIONS:
-            known = ", ".join(PRECISIONS)
-            raise UnsupportedPrecision(f"precision {precision!r} is not supported by the PyTorch runner; use one of {known}")
-        if precision == "tf32" and not on_gpu:
-            raise UnsupportedPrecision("tf32 needs an NVIDIA GPU (Ampere or newer); this run is on the CPU")
         if precision == "int8" and on_gpu:
             raise UnsupportedPrecision("int8 on the GPU needs a backend such as TensorRT or torchao, which is not installed")
-        if precision == "int8" and self.spec.mode.value != "inference":
-            raise UnsupportedPrecision("int8 is an inference precision; training runs use fp32, tf32, amp-fp16 or amp-bf16")
+        self.check_precision(PRECISIONS, "PyTorch")
         allow_tf32 = precision == "tf32"
         torch.backends.cuda.matmul.allow_tf32 = allow_tf32
         torch.backends.cudnn.allow_tf32 = allow_tf32

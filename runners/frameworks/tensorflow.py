@@ -192,13 +192,7 @@ class TensorFlowBackend(Backend):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         precision, on_gpu = self.spec.precision, self.device.startswith("cuda")
-        if precision not in PRECISIONS:
-            known = ", ".join(PRECISIONS)
-            raise UnsupportedPrecision(f"precision {precision!r} is not supported by the TensorFlow runner; use one of {known}")
-        if precision == "tf32" and not on_gpu:
-            raise UnsupportedPrecision("tf32 needs an NVIDIA GPU (Ampere or newer); this run is on the CPU")
-        if precision == "int8" and self.spec.mode.value != "inference":
-            raise UnsupportedPrecision("int8 is an inference precision; training runs use fp32, tf32, amp-fp16 or amp-bf16")
+        self.check_precision(PRECISIONS, "TensorFlow")
         if self.spec.benchmark.training.grad_accum_steps != 1:
             raise RunFailure("grad_accum_steps > 1 is not implemented by the TensorFlow runner")
         if precision == "int8":
