@@ -32,3 +32,16 @@ def test_nightly_runs_the_nightly_command_on_a_matrix_and_publishes_once_in_a_co
 def test_ci_runs_the_readme_test_command():
     readme = (WORKFLOWS[0].parents[2] / "README.md").read_text()
     assert "bash .ci/run" in readme and "bash .ci/run" in (WORKFLOWS[0].parent / "ci.yml").read_text()
+
+
+def test_readme_shows_every_command_ci_runs():
+    root = WORKFLOWS[0].parents[2]
+    readme = (root / "README.md").read_text()
+    script = (root / ".ci" / "run").read_text()
+    for command in (
+        '.venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1" -e ".[pytorch,tensorflow,test]"',
+        ".venv/bin/ruff check .",
+        ".venv/bin/ruff format --check .",
+        ".venv/bin/python -m pytest",
+    ):
+        assert command in script and command in readme, command
