@@ -23,19 +23,43 @@ def test_nightly_gpu_follows_the_seed_recipe_and_targets():
     suite = load_suite("nightly-gpu")
     targets = {b.name: b.quality_target.value for b in suite.benchmarks}
     assert targets["resnet50-v1.5"] == 0.76 and targets["resnext101-32x4d"] == 0.792 and targets["se-resnext101-32x4d"] == 0.799
+    assert targets["efficientnet-b0"] == 0.776 and targets["efficientnet-b4"] == 0.829
     for bench in suite.benchmarks:
         t = bench.training
-        assert (t.momentum, t.lr, t.lr_reference_batch, t.weight_decay, t.label_smoothing) == (0.875, 0.256, 256, 1 / 16384, 0.1)
-        assert t.schedule == "cosine" and not t.bn_weight_decay and t.warmup_epochs > 0
-        model = timm.create_model(bench.implementations["pytorch"], pretrained=False, num_classes=10)
-        assert sum(p.numel() for p in model.parameters()) > 1_000_000
+        if bench.name.startswith("efficientnet"):  # DeepLearningExamples' EfficientNet recipe
+            assert (t.optimizer, t.rmsprop_alpha, t.rmsprop_eps, t.momentum, t.lr_reference_batch) == ("rmsprop", 0.9, 0.01, 0.9, 4096)
+            assert (t.warmup_epochs, t.max_epochs, t.label_smoothing) == (16, 400, 0.1)
+        else:
+            assert (t.optimizer, t.momentum, t.lr, t.lr_reference_batch, t.weight_decay) == ("sgd", 0.875, 0.256, 256, 1 / 16384)
+            assert t.label_smoothing == 0.1 and t.warmup_epochs == 8
+        assert t.schedule == "cosine" and not t.bn_weight_decay
+        if "pytorch" in bench.implementations:
+            model = timm.create_model(bench.implementations["pytorch"], pretrained=False, num_classes=10)
+            assert sum(p.numel() for p in model.parameters()) > 1_000_000
+    b0, b4 = suite.benchmark("efficientnet-b0").training, suite.benchmark("efficientnet-b4").training
+    assert (b0.lr, b0.weight_decay, b4.lr, b4.weight_decay) == (0.08, 1e-5, 0.16, 5e-6)
     assert suite.benchmark("efficientnet-b4").dataset.image_size == 380
+    # keras.applications' ResNet50 is v1: its own benchmark, never one row with timm's v1.5
+    assert suite.benchmark("resnet50-v1").implementations == {"tensorflow": "ResNet50"}
+    assert "tensorflow" not in suite.benchmark("resnet50-v1.5").implementations
+
+
+def test_rmsprop_settings_under_another_optimizer_are_refused(tmp_path: Path):
+    suite = tmp_path / "bad.yaml"
+    suite.write_text(
+        "name: bad\ndescription: d\nbenchmarks:\n"
+        "  - {name: b, title: t, model: M, description: d, implementations: {pytorch: resnet18},\n"
+        "     dataset: {name: digits}, quality_target: {value: 0.5}, modes: [convergence],\n"
+        "     training: {batch_size: 8, lr: 0.1, max_epochs: 1, rmsprop_eps: 0.01}}\n"
+    )
+    with pytest.raises(SuiteError, match="rmsprop_eps: only used by optimizer 'rmsprop', not 'sgd'"):
+        load_suite(str(suite))
 
 
 def test_synthetic_throughput_plan_needs_no_data_and_skips_convergence():
     request = RunRequest(suite="nightly-gpu", modes=["throughput"], synthetic=True, results_dir=Path("r"))
     specs = plan_runs(load_suite("nightly-gpu"), request)
-    assert len(specs) == 14 and {s.mode for s in specs} == {Mode.throughput}  # 5 PyTorch + 2 TensorFlow, x 2 precisions
+    assert len(specs) == 16 and {s.mode for s in specs} == {Mode.throughput}  # 5 PyTorch + 3 TensorFlow, x 2 precisions
     assert {s.precision for s in specs} == {"tf32", "amp-fp16"} and all(s.synthetic for s in specs)
 
 

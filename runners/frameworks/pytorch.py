@@ -1,4 +1,4 @@
-"""PyTorch backend: timm models (pretrained=False), torchvision ImageFolder data, SGD with a cosine schedule.
+"""PyTorch backend: timm models (pretrained=False), torchvision ImageFolder data, SGD or RMSprop with a cosine schedule.
 
 Multi-process runs come from torchrun: the backend joins the process group
 that torchrun's environment describes (NCCL on GPU, gloo on CPU) and wraps the
@@ -15,9 +15,9 @@ import os
 import random
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import timm
@@ -39,6 +39,9 @@ from runners.frameworks.base import (
     UnsupportedPrecision,
 )
 
+if TYPE_CHECKING:
+    from runners.suites import TrainingSpec
+
 AMP_DTYPES = {"amp-fp16": torch.float16, "amp-bf16": torch.bfloat16}
 PRECISIONS = ("fp32", "tf32", *AMP_DTYPES, "int8")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -57,6 +60,14 @@ def create_model(name: str, num_classes: int) -> torch.nn.Module:
     if name in torch_models.MODELS:
         return torch_models.MODELS[name](num_classes)
     return timm.create_model(name, pretrained=False, num_classes=num_classes)
+
+
+OPTIMIZERS: dict[str, Callable[[list[dict[str, Any]], float, TrainingSpec], torch.optim.Optimizer]] = {
+    "sgd": lambda groups, lr, cfg: torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov),
+    "rmsprop": lambda groups, lr, cfg: torch.optim.RMSprop(
+        groups, lr=lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps, momentum=cfg.momentum
+    ),
+}
 
 
 def _transforms(dataset_name: str, size: int) -> tuple[Any, Any]:
@@ -196,12 +207,8 @@ class PyTorchBackend(Backend):
         for param in self.model.parameters():  # no weight decay on batch-norm weights and biases (1-D tensors)
             (no_decay if param.ndim <= 1 and not cfg.bn_weight_decay else decay).append(param)
         self.base_lr = cfg.lr * self.global_batch / cfg.lr_reference_batch
-        self.optimizer = torch.optim.SGD(
-            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.base_lr,
-            momentum=cfg.momentum,
-            nesterov=cfg.nesterov,
-        )
+        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        self.optimizer = OPTIMIZERS[cfg.optimizer](groups, self.base_lr, cfg)
         self.criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.train_model: torch.nn.Module = self.model
         if self.world > 1:
@@ -276,6 +283,8 @@ class PyTorchBackend(Backend):
         self.train_model.train()
         if isinstance(self.train_loader.sampler, DistributedSampler):
             self.train_loader.sampler.set_epoch(epoch)
+        else:  # shuffle by (seed, epoch) as DistributedSampler does: a resumed run sees the order it would have
+            self.train_loader.generator.manual_seed(self.spec.seed * 100_003 + epoch)
         total_steps = total_epochs * self.steps_per_epoch
         step = (epoch - 1) * self.steps_per_epoch
         losses: list[torch.Tensor] = []
@@ -283,7 +292,8 @@ class PyTorchBackend(Backend):
         lr = self._lr_at(step, total_steps)
         start = waited = time.perf_counter()
         with _oom_as_status(f"in epoch {epoch}"):
-            for i, batch in enumerate(self.train_loader):
+            # whole optimizer steps only: a last micro-batch short of a step would leak into the next epoch
+            for i, batch in enumerate(itertools.islice(self.train_loader, self.steps_per_epoch * accumulate)):
                 data_time += time.perf_counter() - waited
                 images, labels = self._to_device(*batch)
                 apply = (i + 1) % accumulate == 0

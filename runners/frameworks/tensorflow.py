@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the run's log
 
@@ -44,6 +44,9 @@ from runners.frameworks.base import (
     StepStats,
     UnsupportedPrecision,
 )
+
+if TYPE_CHECKING:
+    from runners.suites import TrainingSpec
 
 KERAS_POLICIES = {"fp32": "float32", "tf32": "float32", "amp-fp16": "mixed_float16", "amp-bf16": "mixed_bfloat16", "int8": "float32"}
 PRECISIONS = tuple(KERAS_POLICIES)
@@ -127,20 +130,52 @@ for _name in ("EfficientNetB0", "EfficientNetB4"):  # these include their own re
 
 @keras.saving.register_keras_serializable(package="benchsite")
 class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
-    """The PyTorch runner's schedule per optimizer step: linear warm-up, then cosine to zero (or constant)."""
+    """The PyTorch runner's schedule per optimizer step: linear warm-up, then cosine to zero (or constant).
 
-    def __init__(self, base_lr: float, warmup_steps: int, total_steps: int, cosine: bool = True) -> None:
+    Keras calls a schedule with its count of ``apply_gradients`` calls, which
+    with gradient accumulation counts micro-batches: ``accumulate`` turns that
+    back into optimizer steps.
+    """
+
+    def __init__(self, base_lr: float, warmup_steps: int, total_steps: int, cosine: bool = True, accumulate: int = 1) -> None:
         self.base_lr, self.warmup_steps, self.total_steps, self.cosine = base_lr, warmup_steps, total_steps, cosine
+        self.accumulate = accumulate
 
     def __call__(self, step: Any) -> tf.Tensor:
-        step = tf.cast(step, tf.float32)
+        step = tf.math.floordiv(tf.cast(step, tf.float32), float(self.accumulate))
         warm = self.base_lr * (step + 1.0) / max(self.warmup_steps, 1)
         progress = (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps)
         after = self.base_lr * 0.5 * (1.0 + tf.cos(math.pi * progress)) if self.cosine else tf.constant(self.base_lr)
         return tf.where(step < self.warmup_steps, warm, after)
 
     def get_config(self) -> dict[str, Any]:
-        return {"base_lr": self.base_lr, "warmup_steps": self.warmup_steps, "total_steps": self.total_steps, "cosine": self.cosine}
+        return {
+            "base_lr": self.base_lr,
+            "warmup_steps": self.warmup_steps,
+            "total_steps": self.total_steps,
+            "cosine": self.cosine,
+            "accumulate": self.accumulate,
+        }
+
+
+def _accumulation(cfg: TrainingSpec) -> dict[str, Any]:
+    return {"gradient_accumulation_steps": cfg.grad_accum_steps} if cfg.grad_accum_steps > 1 else {}
+
+
+# Keras' weight_decay is decoupled (variable -= lr * wd * variable), the PyTorch runner's is L2 in the gradient.
+OPTIMIZERS: dict[str, Callable[[Any, TrainingSpec], keras.optimizers.Optimizer]] = {
+    "sgd": lambda lr, cfg: keras.optimizers.SGD(
+        lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay or None, **_accumulation(cfg)
+    ),
+    "rmsprop": lambda lr, cfg: keras.optimizers.RMSprop(
+        lr,
+        rho=cfg.rmsprop_alpha,
+        momentum=cfg.momentum,
+        epsilon=cfg.rmsprop_eps,
+        weight_decay=cfg.weight_decay or None,
+        **_accumulation(cfg),
+    ),
+}
 
 
 # --- data ---------------------------------------------------------------------------
@@ -193,8 +228,6 @@ class TensorFlowBackend(Backend):
         super().__init__(*args, **kwargs)
         precision, on_gpu = self.spec.precision, self.device.startswith("cuda")
         self.check_precision(PRECISIONS, "TensorFlow")
-        if self.spec.benchmark.training.grad_accum_steps != 1:
-            raise RunFailure("grad_accum_steps > 1 is not implemented by the TensorFlow runner")
         if precision == "int8":
             self.device = "cpu"  # the TFLite interpreter runs on the CPU whatever the machine has
         self.entry = model_entry(self.spec.benchmark.implementations["tensorflow"])
@@ -278,13 +311,20 @@ class TensorFlowBackend(Backend):
         return self.dataset.num_classes if self.dataset else (self.spec.benchmark.dataset.num_classes or 1000)
 
     @property
-    def global_batch(self) -> int:
+    def micro_batch(self) -> int:
+        """Images in one step of every replica together, before gradient accumulation."""
         return self.spec.benchmark.training.batch_size * self.replicas
 
     @property
+    def global_batch(self) -> int:
+        return self.micro_batch * self.spec.benchmark.training.grad_accum_steps
+
+    @property
     def steps_per_epoch(self) -> int:
+        """Optimizer steps per epoch."""
+        cfg = self.spec.benchmark.training
         per_worker = (self.dataset.train_samples if self.dataset else 0) // self.workers
-        return max(1, per_worker // (self.spec.benchmark.training.batch_size * self.local_replicas))
+        return max(1, per_worker // (cfg.batch_size * self.local_replicas * cfg.grad_accum_steps))
 
     def build_model(self, train: bool) -> None:
         size = self.spec.benchmark.dataset.image_size
@@ -300,8 +340,9 @@ class TensorFlowBackend(Backend):
         cfg = self.spec.benchmark.training
         base_lr = cfg.lr * self.global_batch / cfg.lr_reference_batch
         total = cfg.max_epochs * self.steps_per_epoch
-        self.schedule = WarmupCosine(base_lr, cfg.warmup_epochs * self.steps_per_epoch, total, cfg.schedule == "cosine")
-        optimizer = keras.optimizers.SGD(self.schedule, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay or None)
+        warmup, cosine = cfg.warmup_epochs * self.steps_per_epoch, cfg.schedule == "cosine"
+        self.schedule = WarmupCosine(base_lr, warmup, total, cosine, cfg.grad_accum_steps)
+        optimizer = OPTIMIZERS[cfg.optimizer](self.schedule, cfg)
         if cfg.weight_decay and not cfg.bn_weight_decay:  # no weight decay on batch-norm weights and biases (1-D)
             optimizer.exclude_from_weight_decay(var_list=[v for v in self.model.trainable_variables if len(v.shape) <= 1])
         if keras.mixed_precision.global_policy().name == "mixed_float16":
@@ -314,7 +355,7 @@ class TensorFlowBackend(Backend):
                 logits = tf.cast(self.model(images, training=True), tf.float32)
                 onehot = tf.one_hot(labels, self.num_classes)
                 per_example = keras.losses.categorical_crossentropy(onehot, logits, from_logits=True, label_smoothing=smoothing)
-                loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.micro_batch)
                 scaled = optimizer.scale_loss(loss) if isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer) else loss
             grads = tape.gradient(scaled, self.model.trainable_variables)
             optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
@@ -360,14 +401,16 @@ class TensorFlowBackend(Backend):
             return lambda images, labels: (preprocess(images), labels)
         return lambda images, labels: (preprocess(jitter(images, training=True)), labels)
 
-    def _train_dataset(self, context: tf.distribute.InputContext) -> tf.data.Dataset:
+    def _train_dataset(self, context: tf.distribute.InputContext, epoch: int = 0) -> tf.data.Dataset:
+        """One epoch of training batches, shuffled by (seed, epoch): a resumed run sees the order it would have."""
         cfg = self.spec.benchmark.training
-        _, paths, labels = list_image_folder(self.dataset.root / "train")
+        paths, labels = self.train_files
         ds = tf.data.Dataset.from_tensor_slices((paths, labels))
         ds = ds.shard(context.num_input_pipelines, context.input_pipeline_id)
-        ds = ds.shuffle(len(paths), seed=self.spec.seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(paths), seed=self.spec.seed * 100_003 + epoch, reshuffle_each_iteration=False)
         ds = ds.map(self._decode(train=True), num_parallel_calls=AUTOTUNE)
-        ds = ds.batch(cfg.batch_size, drop_remainder=True).take(self.steps_per_epoch * self.local_replicas)
+        micro_batches = self.steps_per_epoch * cfg.grad_accum_steps * self.local_replicas
+        ds = ds.batch(cfg.batch_size, drop_remainder=True).take(micro_batches)
         return ds.map(self._augment(), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
     def _val_dataset(self, batch_size: int) -> tf.data.Dataset:
@@ -378,7 +421,7 @@ class TensorFlowBackend(Backend):
 
     def open_data(self) -> None:
         self.classes, _, self.val_labels = list_image_folder(self.dataset.root / "val")
-        self.train_data = self.strategy.distribute_datasets_from_function(self._train_dataset)
+        self.train_files = list_image_folder(self.dataset.root / "train")[1:]
         self.val_data = self._val_dataset(max(self.spec.benchmark.training.batch_size, 128))
 
     def open_throughput_data(self, synthetic: bool) -> None:
@@ -402,14 +445,17 @@ class TensorFlowBackend(Backend):
         return self._train_step(images, labels)
 
     def _lr(self) -> float:
-        return float(self.schedule(self.optimizer.iterations))
+        """The learning rate of the last optimizer step (Keras' iterations count optimizer steps)."""
+        last_step = tf.maximum(tf.convert_to_tensor(self.optimizer.iterations) - 1, 0)
+        return float(self.schedule(last_step * self.spec.benchmark.training.grad_accum_steps))
 
     def train_epoch(self, epoch: int, total_epochs: int) -> EpochStats:
         losses: list[tf.Tensor] = []
         data_time = 0.0
+        train_data = self.strategy.distribute_datasets_from_function(lambda context: self._train_dataset(context, epoch))
         start = waited = time.perf_counter()
         with _oom_as_status(f"in epoch {epoch}"):
-            for images, labels in self.train_data:
+            for images, labels in train_data:
                 data_time += time.perf_counter() - waited
                 losses.append(self._step(images, labels))
                 waited = time.perf_counter()
@@ -418,7 +464,7 @@ class TensorFlowBackend(Backend):
         lr = self._lr()
         if not math.isfinite(loss_mean):
             raise Diverged(f"training loss became {loss_mean} in epoch {epoch} (lr {lr:.4g})")
-        return EpochStats(len(losses) * self.global_batch, len(losses), loss_mean, elapsed, data_time, lr)
+        return EpochStats(len(losses) * self.micro_batch, len(losses), loss_mean, elapsed, data_time, lr)
 
     def train_steps(self, steps: int, cached_batch: bool) -> StepStats:
         data_time, loss = 0.0, None

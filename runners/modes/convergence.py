@@ -30,7 +30,7 @@ def training_section(backend: Backend, **measured: Any) -> Training:
         global_batch=cfg.batch_size * cfg.grad_accum_steps * spec.launch.world_size,
         grad_accum_steps=cfg.grad_accum_steps,
         optimizer=cfg.optimizer,
-        hyperparameters=cfg.model_dump(mode="json"),
+        hyperparameters=cfg.recorded(),
         precision_flags=backend.precision_flags(),
         options=backend.options(),
         weak_scaling=True if spec.launch.world_size > 1 else None,

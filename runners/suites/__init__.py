@@ -42,12 +42,16 @@ class DatasetSpec(_Spec):
 
 class TrainingSpec(_Spec):
     batch_size: Annotated[int, Field(ge=1)]
-    optimizer: Literal["sgd"] = "sgd"
+    optimizer: Literal["sgd", "rmsprop"] = "sgd"
     lr: Annotated[float, Field(gt=0)] = Field(
         description="Learning rate for lr_reference_batch images; scaled linearly with the global batch."
     )
     lr_reference_batch: Annotated[int, Field(ge=1)] = 256
     momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
+    rmsprop_alpha: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.9, description="RMSprop only: decay of the running mean of squared gradients (Keras' rho)."
+    )
+    rmsprop_eps: Annotated[float, Field(gt=0)] = Field(1e-8, description="RMSprop only: added to the denominator.")
     nesterov: bool = False
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
     bn_weight_decay: bool = False
@@ -58,6 +62,19 @@ class TrainingSpec(_Spec):
     eval_every: Annotated[int, Field(ge=1)] = 1
     workers: Annotated[int, Field(ge=0)] = 0
     grad_accum_steps: Annotated[int, Field(ge=1)] = 1
+
+    @model_validator(mode="after")
+    def _rmsprop_fields_need_rmsprop(self) -> TrainingSpec:
+        fields = type(self).model_fields
+        given = [f for f in ("rmsprop_alpha", "rmsprop_eps") if getattr(self, f) != fields[f].default]
+        if given and self.optimizer != "rmsprop":
+            raise ValueError(f"{', '.join(given)}: only used by optimizer 'rmsprop', not {self.optimizer!r}")
+        return self
+
+    def recorded(self) -> dict[str, Any]:
+        """The hyperparameters a result file records: those the optimizer in use reads."""
+        unused = {"rmsprop_alpha", "rmsprop_eps"} if self.optimizer != "rmsprop" else set()
+        return self.model_dump(mode="json", exclude=unused)
 
 
 class InferenceSpec(_Spec):
