@@ -10,26 +10,16 @@ record when task 0 (which writes the result) leaves none.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import tempfile
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from runners.launch.local import OUTPUT_TAIL_LINES, LaunchOutcome, worker_command
-from runners.record import RunSpec, assemble, capture_environment, planned_dataset
-from runners.schema import Launch, Status, read_result, utc_now
-from runners.telemetry.nvml import accelerator_facts
-from runners.writing import write_result
-
-FAILURE_GRACE_S = 15.0  # after one worker fails, the others wait on collectives forever: stop them
+from runners.launch.local import worker_command
+from runners.launch.processes import LaunchOutcome, Worker, run_workers
+from runners.record import RunSpec
+from runners.schema import Launch, Status
 
 
 @dataclass(frozen=True)
@@ -76,29 +66,10 @@ def tf_config(addresses: list[str], index: int) -> str:
     return json.dumps({"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}})
 
 
-def _stream(pipe, prefix: str, tail: deque[str], print_line: Callable[[str], None]) -> None:
-    for line in iter(pipe.readline, ""):
-        line = prefix + line.rstrip("\n")
-        tail.append(line)
-        print_line(line)
-
-
-def _wait(procs: list[subprocess.Popen], timeout_s: float) -> bool:
-    """Wait for every process; stop all on the deadline or soon after one fails. True when the deadline passed."""
-    deadline = time.monotonic() + timeout_s
-    failed_at: float | None = None
-    while any(p.poll() is None for p in procs):
-        now = time.monotonic()
-        if failed_at is None and any(p.returncode not in (None, 0) for p in procs):
-            failed_at = now
-        if now >= deadline or (failed_at is not None and now - failed_at > FAILURE_GRACE_S):
-            for proc in procs:
-                if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            return now >= deadline
-        time.sleep(0.2)
-    return False
+def _task(spec_path: Path, addresses: list[str], index: int, workers: int) -> Worker:
+    """Task ``index`` of the cluster: the worker command, told its place by TF_CONFIG, RANK and WORLD_SIZE."""
+    env = {"TF_CONFIG": tf_config(addresses, index), "RANK": str(index), "WORLD_SIZE": str(workers)}
+    return Worker(worker_command(spec_path), env, prefix="" if index == 0 else f"[task {index}] ")
 
 
 def launch_tf_distribute(
@@ -106,58 +77,16 @@ def launch_tf_distribute(
 ) -> LaunchOutcome:
     """Run ``spec`` on every local task of the cluster; task 0 writes the result, or this writes a failure record."""
     spec = spec.model_copy(update={"launch": config.launch})
-    started, clock = utc_now(), time.monotonic()
     addresses = config.addresses()
     tasks = list(config.tasks if config.tasks is not None else range(config.workers))
-    tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
-    with tempfile.TemporaryDirectory(prefix="benchsite-tf-") as tmp:
-        spec_path = Path(tmp) / "spec.json"
-        spec_path.write_text(spec.model_dump_json())
-        procs, readers = [], []
-        for index in tasks:
-            env = {
-                **os.environ,
-                "PYTHONUNBUFFERED": "1",
-                "TF_CONFIG": tf_config(addresses, index),
-                "RANK": str(index),
-                "WORLD_SIZE": str(config.workers),
-            }
-            proc = subprocess.Popen(
-                worker_command(spec_path),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                env=env,
-                start_new_session=True,
-                cwd=Path(__file__).resolve().parents[2],
-            )
-            prefix = "" if index == 0 else f"[task {index}] "
-            reader = threading.Thread(target=_stream, args=(proc.stdout, prefix, tail, print_line), daemon=True)
-            reader.start()
-            procs.append(proc)
-            readers.append(reader)
-        timed_out = _wait(procs, timeout_s)
-        for reader in readers:
-            reader.join(timeout=5)
-        out_file = spec_path.with_name(spec_path.name + ".out")
-        if out_file.is_file():
-            path = Path(out_file.read_text())
-            return LaunchOutcome(read_result(path).run.status, path, time.monotonic() - clock)
-    codes = [p.returncode for p in procs]
-    if timed_out:
-        status, why = Status.timeout, f"run exceeded its wall-clock limit of {timeout_s:g}s and was killed"
-    elif 0 not in tasks:  # task 0 runs on another machine and writes the result there
-        status = Status.success if all(code == 0 for code in codes) else Status.failed
-        return LaunchOutcome(status, spec.results_dir, time.monotonic() - clock)
-    else:
-        status, why = Status.failed, f"tf-distribute workers exited with codes {codes} and task 0 wrote no result"
-    result = assemble(
+    run = run_workers(
         spec,
-        status=status,
-        error=why + "\n--- last lines ---\n" + "\n".join(tail),
-        started=started,
-        finished=utc_now(),
-        environment=capture_environment(spec, spec.device, accelerator_facts()),
-        dataset=planned_dataset(spec),
+        lambda spec_path: [_task(spec_path, addresses, index, config.workers) for index in tasks],
+        timeout_s,
+        print_line,
+        tmp_prefix="benchsite-tf-",
     )
-    return LaunchOutcome(status, write_result(result, spec.results_dir), time.monotonic() - clock)
+    if run.written is None and not run.timed_out and 0 not in tasks:  # task 0 runs on another machine and writes the result there
+        status = Status.success if all(code == 0 for code in run.codes) else Status.failed
+        return LaunchOutcome(status, spec.results_dir, run.seconds)
+    return run.outcome(f"tf-distribute workers exited with codes {run.codes} and task 0 wrote no result")
