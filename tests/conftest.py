@@ -1,12 +1,20 @@
-"""Shared fixtures: paths of the committed test data."""
+"""Shared fixtures: paths of the committed test data, the real CLI, and a served site in headless Chromium."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
+import io
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -14,6 +22,12 @@ from runners.schema import Mode, Result, iter_result_files, read_result
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium"),
+]
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +67,50 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, dataset_c
     proc = run_cli(["run", "--suite", str(data_dir / "suites" / "tiny.yaml"), "--results", str(results)], dataset_cache)
     files = list(iter_result_files(results))
     return TinyRun(proc, results, files, {read_result(p).run.mode: read_result(p) for p in files})
+
+
+def build_site(sources: list[Path], tmp: Path) -> Path:
+    """Build a site from ``sources`` into ``tmp``/site, its build log kept off stderr; return the site folder."""
+    from generator.build import build  # here, not at the top: most tests never build a site and mkdocs is slow to import
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        build(sources, tmp / "site", work_dir=tmp / "build")
+    return tmp / "site"
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve ``folder`` on 127.0.0.1 at a free port; yield its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def browser_page(base: str) -> Iterator[tuple[Any, list[str], list[str]]]:
+    """Yield (page, problems, requests) of a Chromium page; on leaving, assert no errors and no request outside ``base``."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    problems: list[str] = []
+    requests: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("request", lambda request: requests.append(request.url))
+            page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            yield page, problems, requests
+        finally:
+            browser.close()
+    assert not problems, problems
+    outside = sorted({u for u in requests if urlsplit(u).scheme not in ("data", "blob") and not u.startswith(base + "/")})
+    assert not outside, outside

@@ -1,73 +1,23 @@
 """Headless Chromium on the leaderboard (sorting, subjects toggle) and on a site published twice with mike."""
 
 import contextlib
-import functools
-import http.server
 import io
 import subprocess
 import tarfile
-import threading
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
+from conftest import BROWSER_MARKS, DATA, browser_page, build_site, serve
 
-from generator.build import build
 from generator.publish import publish
 
-CHROMIUM = Path("/usr/bin/chromium")
-DATA = Path(__file__).parent / "data"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium"),
-]
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
-@contextlib.contextmanager
-def serve(folder: Path):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextlib.contextmanager
-def browser_page(base: str):
-    """Yield (page, problems, requests): a Chromium page recording console errors and every request."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    problems: list[str] = []
-    requests: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page()
-            page.on("request", lambda request: requests.append(request.url))
-            page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
-            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            yield page, problems, requests
-        finally:
-            browser.close()
-    assert not problems, problems
-    outside = sorted({u for u in requests if urlsplit(u).scheme not in ("data", "blob") and not u.startswith(base + "/")})
-    assert not outside, outside
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def leaderboard_site(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("leaderboard")
-    with contextlib.redirect_stderr(io.StringIO()):
-        build([DATA / "valid", DATA / "ranked"], tmp / "site", work_dir=tmp / "build")
-    with serve(tmp / "site") as base:
+    site = build_site([DATA / "valid", DATA / "ranked"], tmp_path_factory.mktemp("leaderboard"))
+    with serve(site) as base:
         yield base
 
 
