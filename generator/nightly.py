@@ -38,7 +38,11 @@ def commit_message(suite: str, outcome: SuiteOutcome, repo: Path) -> str:
     return f"nightly: {suite} on {socket.gethostname()}: {len(outcome.runs)} run(s), {counts}\n\n{files}\n"
 
 
-def nightly(request: NightlyRequest, log: Callable[[str], None] = print) -> str:
+def _log(line: str) -> None:
+    print(line, flush=True)  # before the CLI's final message on stderr, even when stdout is a pipe
+
+
+def nightly(request: NightlyRequest, log: Callable[[str], None] = _log) -> str:
     """Do each step in order and say what it did; return the last step's summary line."""
     repo = repo_root(Path.cwd())
     results_dir = repo / "results"
