@@ -72,6 +72,10 @@ class Backend(ABC):
     def __init__(self, spec: RunSpec, dataset: DatasetInfo | None, device: str) -> None:
         self.spec, self.dataset, self.device = spec, dataset, device
 
+    def epoch_seed(self, epoch: int) -> int:
+        """The shuffle seed of one epoch: a function of (seed, epoch) only, so a resumed run reads the same order."""
+        return self.spec.seed * 100_003 + epoch
+
     def check_precision(self, supported: tuple[str, ...], runner: str) -> None:
         """Refuse a precision this backend, this device or this mode cannot run, with the reason."""
         precision = self.spec.precision

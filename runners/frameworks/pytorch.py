@@ -284,7 +284,7 @@ class PyTorchBackend(Backend):
         if isinstance(self.train_loader.sampler, DistributedSampler):
             self.train_loader.sampler.set_epoch(epoch)
         else:  # shuffle by (seed, epoch) as DistributedSampler does: a resumed run sees the order it would have
-            self.train_loader.generator.manual_seed(self.spec.seed * 100_003 + epoch)
+            self.train_loader.generator.manual_seed(self.epoch_seed(epoch))
         total_steps = total_epochs * self.steps_per_epoch
         step = (epoch - 1) * self.steps_per_epoch
         losses: list[torch.Tensor] = []

@@ -407,7 +407,7 @@ class TensorFlowBackend(Backend):
         paths, labels = self.train_files
         ds = tf.data.Dataset.from_tensor_slices((paths, labels))
         ds = ds.shard(context.num_input_pipelines, context.input_pipeline_id)
-        ds = ds.shuffle(len(paths), seed=self.spec.seed * 100_003 + epoch, reshuffle_each_iteration=False)
+        ds = ds.shuffle(len(paths), seed=self.epoch_seed(epoch), reshuffle_each_iteration=False)
         ds = ds.map(self._decode(train=True), num_parallel_calls=AUTOTUNE)
         micro_batches = self.steps_per_epoch * cfg.grad_accum_steps * self.local_replicas
         ds = ds.batch(cfg.batch_size, drop_remainder=True).take(micro_batches)
