@@ -1,26 +1,40 @@
-"""Time `benchsite build` on 1,000 and 10,000 synthetic result files against the YAML parsing floor.
+"""Time `benchsite build` on a realistic results tree at 1k, 10k (and 100k) files against the YAML parsing floor.
 
-Run: python benchmarks/build_speed.py [--sizes 1000 10000] [--keep DIR]
+Run: python benchmarks/build_speed.py [--sizes 1000 10000] [--keep DIR] [--repeats N]
 
-For each size it writes schema-valid result files (derived from the fixtures in
-tests/data/ with varied ids, dates, hosts, precisions, GPU counts and batch
-sizes) into a temporary folder, then measures, in this one process:
+The tree is shaped like a year of nightlies: every night, each of 6 machines
+(2x 8-GPU A100, 8-GPU H100, 4-GPU L40S, 1-GPU V100, a CPU box) runs each of 8
+benchmarks in three modes -- one convergence run (AMP), four throughput runs
+(TF32 and AMP on 1 GPU and on every GPU of the machine) and two inference
+sweeps (TF32, AMP) -- 336 files a night, about 2% of them failed runs, with
+drifting throughput, a few step changes (regressions) and per-night jitter.
+1,000 files are 3 nights, 10,000 are 30 nights, 100,000 are 298 nights
+(`results/YYYY/MM/DD/<run-id>.yaml`, derived from the fixtures in tests/data/).
 
-  floor    reading and parsing every file with PyYAML's C safe loader, nothing else
-  build    a full build(): load + validate + aggregate + charts + pages + mkdocs build
-  rebuild  build() again with nothing changed (parse cache warm)
+For each size it measures, each build in a fresh process (`python -c build(...)`,
+so that the peak RSS is that build's alone), interleaved with the floor so that
+both see the same load on a shared machine:
 
-Goals (issue 4): build <= 1.5x floor; rebuild < 5 s.
+  floor      parsing every file with PyYAML's C safe loader in one process, nothing else
+  cold       build() with empty build and site folders
+  no-change  build() again, nothing changed
+  +1         build() after one new result file was added
+
+and prints the medians (min-max over --repeats), the cold/floor ratio, the peak
+RSS of the cold build, the site's size (and its data/ part) and its largest page.
+Goals (issue 12): cold <= 1.5x floor; no-change < 5 s; +1 < 5 s at 10k and
+< 15 s at 100k; peak RSS < 1 GB at 100k; site < 100 MB; no page > 500 KB.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
-import io
+import os
 import random
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +46,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from generator.build import build  # noqa: E402
 from runners.schema import read_result, result_to_data  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -41,9 +54,43 @@ TEMPLATES = {
     "inference": DATA / "valid" / "inference.yaml",
     "throughput": DATA / "site" / "2026" / "11" / "26" / "effnet-throughput-tf32-1gpu.yaml",
 }
-HOSTS = [("dgx-a100-01", "NVIDIA A100-SXM4-80GB", "550.54.15"), ("dgx-h100-01", "NVIDIA H100 80GB HBM3", "550.90.07"), ("ci-cpu", "", "")]
-PRECISIONS = ["fp32", "tf32", "amp"]
-START = datetime(2026, 1, 1, tzinfo=UTC)
+# hostname, accelerator, driver, GPUs, speed factor
+MACHINES = [
+    ("dgx-a100-01", "NVIDIA A100-SXM4-80GB", "550.54.15", 8, 1.0),
+    ("dgx-a100-02", "NVIDIA A100-SXM4-80GB", "550.54.15", 8, 1.0),
+    ("dgx-h100-01", "NVIDIA H100 80GB HBM3", "550.90.07", 8, 2.1),
+    ("l40s-01", "NVIDIA L40S", "550.90.07", 4, 0.8),
+    ("v100-01", "Tesla V100-SXM2-32GB", "535.183.01", 1, 0.4),
+    ("ci-cpu", "", "", 0, 0.01),
+]
+BENCHMARKS = [
+    ("imagenet-resnet50", "ResNet-50 v1.5", 2500.0),
+    ("imagenet-resnext101-32x4d", "ResNeXt101-32x4d", 1100.0),
+    ("imagenet-se-resnext101-32x4d", "SE-ResNeXt101-32x4d", 1000.0),
+    ("imagenet-efficientnet-b0", "EfficientNet-B0", 2900.0),
+    ("imagenet-efficientnet-b4", "EfficientNet-B4", 450.0),
+    ("imagenet-resnet50-v1", "ResNet-50 v1", 2400.0),
+    ("digits-small-cnn", "small CNN", 90000.0),
+    ("digits-resnet10t", "ResNet-10t", 20000.0),
+]
+START = datetime(2025, 12, 1, 1, 0, tzinfo=UTC)
+
+
+def night_plan() -> list[tuple[tuple, tuple, str, str, int]]:
+    """The runs of one night: (machine, benchmark, mode, precision, devices)."""
+    plan = []
+    for machine in MACHINES:
+        gpus = machine[3]
+        precisions = ["tf32", "amp-fp16"] if gpus else ["fp32", "fp32"]
+        counts = [1, gpus] if gpus > 1 else [1, 1]
+        for bench in BENCHMARKS:
+            plan.append((machine, bench, "convergence", precisions[1], counts[-1]))
+            plan += [(machine, bench, "throughput", p, n) for p in precisions for n in counts]
+            plan += [(machine, bench, "inference", p, 1) for p in precisions]
+    return plan
+
+
+PLAN = night_plan()
 
 
 def _gpus(name: str, driver: str, count: int) -> dict:
@@ -54,49 +101,49 @@ def _gpus(name: str, driver: str, count: int) -> dict:
     return {"kind": "nvidia", "devices": devices, "probe": "nvml"}
 
 
-def synthetic(template: dict, mode: str, n: int, rng: random.Random) -> dict:
-    """Return a varied, schema-valid copy of a fixture result: the n-th synthetic file."""
-    data = copy.deepcopy(template)
-    night = n // 40  # about 40 runs a night
-    started = START + timedelta(days=night, minutes=n % 40 * 7)
-    hostname, gpu, driver = HOSTS[n % len(HOSTS)]
-    devices = 1 if not gpu else rng.choice([1, 1, 8])
-    precision = "fp32" if not gpu else PRECISIONS[n % len(PRECISIONS)]
+def synthetic(templates: dict, n: int, rng: random.Random) -> dict:
+    """Return the n-th file of the tree: a varied, schema-valid copy of a fixture result."""
+    night, slot = divmod(n, len(PLAN))
+    (hostname, gpu, driver, _, speed), (bench, model, rate), mode, precision, devices = PLAN[slot]
+    data = copy.deepcopy(templates[mode])
+    started = START + timedelta(days=night, seconds=slot * 60)
     run = data["run"]
-    run["id"] = f"{started:%Y%m%dT%H%M%SZ}-{run['benchmark']}-{mode}-{n:06d}"
-    run["precision"] = precision
+    run.update(benchmark=bench, model=model, suite="nightly-gpu", precision=precision, status="success", error=None)
+    run["id"] = f"{started:%Y%m%dT%H%M%SZ}-{bench}-{mode}-{n:07d}"
     run["started_utc"] = started.isoformat().replace("+00:00", "Z")
     run["finished_utc"] = (started + timedelta(seconds=run["duration_s"])).isoformat().replace("+00:00", "Z")
-    run["repeat"] = {"group": f"night-{night}-{hostname}-{precision}-{devices}", "index": 0, "count": 1}
+    run["repeat"] = {"group": f"{hostname}-{night}-{slot}", "index": 0, "count": 1}
+    if rng.random() < 0.02:
+        run["status"], run["error"] = "failed", "RuntimeError: CUDA error: an illegal memory access was encountered\n(last log lines)"
     env = data["environment"]
     env["host"]["hostname"] = hostname
     env["accelerators"] = _gpus(gpu, driver, devices) if gpu else {"kind": "none", "devices": [], "probe": "no NVIDIA GPU"}
     env["device"] = "cuda" if gpu else "cpu"
     env["launch"] = {"engine": "torchrun" if devices > 1 else "local", "nodes": 1, "procs_per_node": devices, "world_size": devices}
-    jitter = rng.uniform(0.9, 1.1)
+    # slow drift, a 10% step down after night 100 on one machine, and per-night noise
+    level = speed * (1 + 0.0005 * night) * (0.9 if night > 100 and hostname == "dgx-a100-02" else 1.0) * rng.gauss(1, 0.02)
     if mode == "inference":
         data["inference"]["precision"] = precision
         for point in data["inference"]["results"]:
-            point["samples_per_s"] *= jitter
-            point["latency_ms"] = {k: v / jitter for k, v in point["latency_ms"].items()}
+            point["samples_per_s"] *= level
+            point["latency_ms"] = {k: v / level for k, v in point["latency_ms"].items()}
     elif data.get("training"):
         training = data["training"]
         training["global_batch"] = training["batch_per_device"] * devices
-        training["throughput"]["samples_per_s"] *= jitter * devices
-        if training.get("time_to_target") and training["time_to_target"]["reached"]:
-            training["time_to_target"]["time_to_target_s"] *= jitter
+        if training.get("throughput"):
+            training["throughput"]["samples_per_s"] = rate * level * devices
+        ttt = training.get("time_to_target")
+        if ttt and ttt.get("reached") and ttt.get("time_to_target_s"):
+            ttt["time_to_target_s"] /= level
     return data
 
 
-def write_results(folder: Path, count: int) -> int:
-    """Write ``count`` synthetic result files under folder/YYYY/MM/DD/; return the bytes written."""
-    rng = random.Random(count)
+def write_results(folder: Path, start: int, count: int) -> int:
+    """Write files start..start+count-1 of the tree under folder/YYYY/MM/DD/; return the bytes written."""
     templates = {mode: result_to_data(read_result(path)) for mode, path in TEMPLATES.items()}
-    modes = list(templates)
     total = 0
-    for n in range(count):
-        mode = modes[n % len(modes)]
-        data = synthetic(templates[mode], mode, n, rng)
+    for n in range(start, start + count):
+        data = synthetic(templates, n, random.Random(n))
         day = datetime.fromisoformat(data["run"]["started_utc"])
         path = folder / f"{day:%Y/%m/%d}" / f"{data['run']['id']}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,19 +153,36 @@ def write_results(folder: Path, count: int) -> int:
     return total
 
 
-def floor(folder: Path) -> float:
-    """Read and parse every file with the C safe loader; return seconds."""
-    t0 = time.perf_counter()
-    for path in sorted(folder.rglob("*.yaml")):
-        yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-    return time.perf_counter() - t0
+FLOOR = """
+import sys, yaml
+from pathlib import Path
+for path in sorted(Path(sys.argv[1]).rglob("*.yaml")):
+    yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+"""
+BUILD = """
+import sys
+from pathlib import Path
+from generator.build import build
+build([sys.argv[1]], Path(sys.argv[2]), work_dir=Path(sys.argv[3]))
+"""
 
 
-def timed_build(folder: Path, out: Path) -> float:
+def run_timed(code: str, *args: str) -> tuple[float, int, str]:
+    """Run python -c code in a fresh process; return (seconds, peak RSS in bytes, stderr)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     t0 = time.perf_counter()
-    with contextlib.redirect_stderr(io.StringIO()):
-        build([folder], out / "site", work_dir=out / "build")
-    return time.perf_counter() - t0
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stderr=subprocess.PIPE, text=True)
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        sys.exit(f"build failed:\n{stderr[-3000:]}")
+    return seconds, usage.ru_maxrss * 1024, stderr
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def largest_page(site: Path) -> tuple[str, int, int]:
@@ -127,45 +191,82 @@ def largest_page(site: Path) -> tuple[str, int, int]:
     return biggest.relative_to(site).as_posix(), biggest.stat().st_size, len(pages)
 
 
-def measure(count: int, keep: Path | None) -> dict:
+def timings_line(stderr: str) -> str:
+    return next((ln.split(": ", 1)[1] for ln in stderr.splitlines() if "timings:" in ln), "")
+
+
+def measure(count: int, repeats: int, keep: Path | None) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix=f"benchsite-bench-{count}-"))
     try:
         results = tmp / "results"
-        size = write_results(results, count)
-        floor(results)  # warm the page cache so both sides read from memory
-        floor_s = floor(results)
-        build_s = timed_build(results, tmp)
-        rebuild_s = timed_build(results, tmp)
-        page, page_bytes, pages = largest_page(tmp / "site")
-        if keep:
-            shutil.copytree(tmp / "site", keep / f"site-{count}", dirs_exist_ok=True)
-        return dict(
+        size = write_results(results, 0, count)
+        site, work = tmp / "site", tmp / "build"
+        floors, colds, nochange, plus1, rss, phases = [], [], [], [], [], []
+        run_timed(FLOOR, str(results))  # warm the page cache so both sides read from memory
+        added = count
+        for _ in range(repeats):  # interleaved: floor, cold, floor, no-change, +1
+            floors.append(run_timed(FLOOR, str(results))[0])
+            shutil.rmtree(site, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
+            seconds, peak, stderr = run_timed(BUILD, str(results), str(site), str(work))
+            colds.append(seconds)
+            rss.append(peak)
+            phases.append(timings_line(stderr))
+            floors.append(run_timed(FLOOR, str(results))[0])
+            nochange.append(run_timed(BUILD, str(results), str(site), str(work))[0])
+            write_results(results, added, 1)
+            added += 1
+            seconds, _, stderr = run_timed(BUILD, str(results), str(site), str(work))
+            plus1.append(seconds)
+            phases.append("+1: " + timings_line(stderr))
+        page, page_bytes, pages = largest_page(site)
+        row = dict(
             count=count,
             mib=size / 2**20,
-            floor=floor_s,
-            build=build_s,
-            rebuild=rebuild_s,
+            floor=floors,
+            cold=colds,
+            nochange=nochange,
+            plus1=plus1,
+            rss=max(rss),
+            site=folder_size(site),
+            data=folder_size(site / "data") if (site / "data").is_dir() else 0,
             page=page,
             page_kib=page_bytes / 1024,
             pages=pages,
+            phases=phases,
         )
+        if keep:
+            shutil.copytree(site, keep / f"site-{count}", dirs_exist_ok=True)
+        return row
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fmt(values: list[float]) -> str:
+    med = statistics.median(values)
+    return f"{med:.1f}" if len(values) == 1 else f"{med:.1f} ({min(values):.1f}-{max(values):.1f})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved repeats per size (default 1)")
     parser.add_argument("--keep", type=Path, help="copy each built site here for inspection")
     args = parser.parse_args()
-    rows = [measure(n, args.keep) for n in args.sizes]
-    print(f"{'files':>6} {'MiB':>6} {'floor s':>8} {'build s':>8} {'ratio':>6} {'rebuild s':>9} {'pages':>5}  largest page")
-    for r in rows:
+    print(f"tree: {len(BENCHMARKS)} benchmarks x {len(MACHINES)} machines x 3 modes = {len(PLAN)} files a night")
+    for n in args.sizes:
+        r = measure(n, args.repeats, args.keep)
+        ratio = statistics.median(r["cold"]) / statistics.median(r["floor"])
         print(
-            f"{r['count']:>6} {r['mib']:>6.1f} {r['floor']:>8.2f} {r['build']:>8.2f} {r['build'] / r['floor']:>6.2f}"
-            f" {r['rebuild']:>9.2f} {r['pages']:>5}  {r['page']} ({r['page_kib']:.0f} KiB)"
+            f"{r['count']} files ({r['mib']:.0f} MiB, {-(-r['count'] // len(PLAN))} nights): floor {fmt(r['floor'])} s,"
+            f" cold {fmt(r['cold'])} s = {ratio:.2f}x floor, no-change {fmt(r['nochange'])} s, +1 {fmt(r['plus1'])} s,"
+            f" peak RSS {r['rss'] / 2**20:.0f} MiB, site {r['site'] / 2**20:.1f} MiB (data/ {r['data'] / 2**20:.1f} MiB),"
+            f" {r['pages']} pages, largest {r['page']} {r['page_kib']:.0f} KiB",
+            flush=True,
         )
-    print("goals: build <= 1.5x floor; rebuild < 5 s")
+        for line in r["phases"]:
+            print(f"    {line}", flush=True)
+    print("goals: cold <= 1.5x floor; no-change < 5 s; +1 < 5 s (10k), < 15 s (100k); RSS < 1 GiB; site < 100 MB; page < 500 KB")
 
 
 if __name__ == "__main__":

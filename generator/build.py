@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, unquote
 
@@ -18,9 +20,9 @@ from generator.aggregate import aggregate
 from generator.cache import Scan, load_scan, scan_results
 from generator.charts import Chart, render_charts
 from generator.errors import BuildError, InvalidResults
-from generator.export import downloads
+from generator.export import DOWNLOAD_KINDS, download_name, downloads, month
 from generator.history import FEED_PATH, atom_feed, history
-from generator.pages import TEMPLATES_DIR, Page, model_title, nav, render_pages, suite_benchmark
+from generator.pages import TEMPLATES_DIR, Page, large_folders, model_title, nav, render_pages, suite_benchmark
 from generator.results import LoadedResult, LoadReport
 from generator.settings import load_settings
 from runners import __version__
@@ -28,8 +30,7 @@ from runners.schema import Problem, json_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_CONFIG = ROOT / "mkdocs.yml"
-DEFAULT_WORK_DIR = ROOT / "build"
-PUBLISHED_RESULTS = "data/results"
+COPIES = "results"  # the copies of the result files, under the site's data/ folder
 ASSETS_DIR = TEMPLATES_DIR / "assets"  # copied into the site as assets/ (tablesort, benchsite.js, benchsite.css)
 
 
@@ -38,27 +39,73 @@ def log(message: str) -> None:
     print(f"benchsite build: {message}", file=sys.stderr)
 
 
-def build(results: Iterable[str | os.PathLike[str]], site_dir: Path, strict: bool = False, work_dir: Path | None = None) -> Path:
+class Phases:
+    """Seconds spent in each step of one build, printed as one 'timings:' line (benchmarks/build_speed.py reads it)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    def report(self) -> None:
+        log("timings: " + ", ".join(f"{name} {s:.2f} s" for name, s in self.seconds.items()))
+
+
+def default_work_dir(site_dir: Path) -> Path:
+    """The build folder of a site: build/<site folder's name> beside the site folder, so two sites never share one."""
+    site_dir = Path(site_dir).resolve()
+    return site_dir.parent / "build" / site_dir.name
+
+
+def build(
+    results: Iterable[str | os.PathLike[str]],
+    site_dir: Path,
+    strict: bool = False,
+    work_dir: Path | None = None,
+    source_url: str | None = None,
+) -> Path:
     """Generate the docs folder from result files, build it with mkdocs and return site_dir/index.html."""
     site_dir = Path(site_dir).resolve()
-    work_dir = Path(work_dir or DEFAULT_WORK_DIR).resolve()
-    config = generate(results, site_dir, strict=strict, work_dir=work_dir)
+    work_dir = Path(work_dir or default_work_dir(site_dir)).resolve()
+    phases = Phases()
+    data_dir = work_dir / "data"
+    config = generate(results, site_dir, strict=strict, work_dir=work_dir, phases=phases, source_url=source_url, data_dir=data_dir)
     index = site_dir / "index.html"
     built = SiteStamp(work_dir / "cache" / "site.json", config, index)
     if built.current():
         log(f"site is up to date: {index}")
         return index
-    mkdocs_build(config)
+    stale = built.stale_files()
+    with phases("mkdocs" if stale is None else "mkdocs (changed pages)"):
+        for rel in stale or ():
+            (site_dir / rel).unlink(missing_ok=True)
+        mkdocs_build(config, dirty=stale is not None)
+    with phases("data"):
+        published = {p.relative_to(data_dir).as_posix(): p for p in data_dir.rglob("*") if p.is_file() and p.name[0] != "."}
+        sync_tree(published, site_dir / "data")
     built.record()
+    phases.report()
     log(f"site written to {index}")
     return index
 
 
 class SiteStamp:
-    """Which docs folder the site was last built from, so that an unchanged rebuild need not run mkdocs again."""
+    """Which docs folder the site was last built from, so that a rebuild runs mkdocs only on what changed.
+
+    Nothing changed: no mkdocs at all. Only page contents (and charts) changed, with the same config, nav
+    and set of pages: mkdocs' dirty build, which renders only the pages whose Markdown is newer than their
+    HTML (every page carries the nav, so a new or removed page needs a full build).
+    """
 
     def __init__(self, path: Path, config: Path, index: Path) -> None:
-        self.path, self.index = path, index
+        self.path, self.index, self.config = path, index, config
+        self.docs = config.parent / "docs"
         self.docs_stamp = config.parent / "cache" / "build.json"
 
     def _state(self) -> list:
@@ -66,16 +113,45 @@ class SiteStamp:
         docs, index = self.docs_stamp.stat(), self.index.stat()
         return [str(self.index), docs.st_mtime_ns, docs.st_size, index.st_mtime_ns, index.st_size]
 
+    def _files(self) -> list[str]:
+        return sorted(p.relative_to(self.docs).as_posix() for p in self.docs.rglob("*") if p.is_file())
+
+    def _structure(self, files: list[str]) -> str:
+        pages = [f for f in files if f.endswith(".md")]
+        return hashlib.sha256(self.config.read_bytes() + json.dumps(pages).encode()).hexdigest()
+
+    def _saved(self) -> dict:
+        try:
+            saved = json.loads(self.path.read_text(encoding="utf-8"))
+            return saved if isinstance(saved, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
     def current(self) -> bool:
         """Return True if the site was built by benchsite from the docs folder as it is now, and not touched since."""
         try:
-            return json.loads(self.path.read_text(encoding="utf-8")) == self._state()
-        except (OSError, ValueError):
+            return self._saved().get("state") == self._state()
+        except OSError:
             return False
 
+    def stale_files(self) -> list[str] | None:
+        """Return the site files to delete before a dirty build (static files gone from the docs folder),
+        or None if the site needs a full build: never built here, touched since, or another config or set of pages."""
+        saved = self._saved()
+        try:
+            index = self.index.stat()
+        except OSError:
+            return None
+        if saved.get("index") != [index.st_mtime_ns, index.st_size] or saved.get("structure") != self._structure(self._files()):
+            return None
+        return sorted(set(saved.get("files", [])) - set(self._files()))
+
     def record(self) -> None:
+        files = self._files()
+        index = self.index.stat()
+        data = {"state": self._state(), "index": [index.st_mtime_ns, index.st_size], "structure": self._structure(files)}
         with contextlib.suppress(OSError):
-            write_if_changed(self.path, json.dumps(self._state()).encode())
+            write_if_changed(self.path, json.dumps(data | {"files": files}).encode())
 
 
 def generate(
@@ -84,32 +160,57 @@ def generate(
     strict: bool = False,
     work_dir: Path | None = None,
     versioned: bool = False,
+    phases: Phases | None = None,
+    source_url: str | None = None,
+    data_dir: Path | None = None,
 ) -> Path:
     """Write the docs folder and its mkdocs.yml into work_dir (default: build/); return the config path.
 
     ``versioned`` turns on Material's mike version selector, which fetches ../versions.json: only a site
-    deployed with mike has that file, so a plain build leaves the selector off.
+    deployed with mike has that file, so a plain build leaves the selector off; the pages then link to the
+    data at the root beside the versions (``../data/``), published once for all of them.
+
+    The data (downloads, schema and, without ``source_url``, a copy of every result file) goes to
+    ``data_dir``, outside mkdocs: to be put at the site's data/ after mkdocs ran. Without a ``data_dir``
+    it goes into the docs folder's data/, for `mkdocs serve`. ``source_url`` is a template of each
+    result's source link, e.g. ``https://github.com/ORG/REPO/blob/{commit}/results/{path}``.
     """
-    work_dir = Path(work_dir or DEFAULT_WORK_DIR).resolve()
-    scan = scan_results(results)
-    stamp = BuildStamp(work_dir / "cache" / "build.json", inputs_fingerprint(scan, site_dir, versioned))
+    work_dir = Path(work_dir or default_work_dir(site_dir)).resolve()
+    phase = phases or Phases()
+    with phase("scan"):
+        scan = scan_results(results)
+        where = [str(site_dir), versioned, source_url, str(data_dir)]
+        stamp = BuildStamp(work_dir / "cache" / "build.json", inputs_fingerprint(scan, where))
     if (previous := stamp.unchanged(work_dir / "docs")) is not None:
         validate(previous, strict)
         log("nothing changed since the last build; docs folder kept")
         return work_dir / "mkdocs.yml"
-    report = load_scan(scan, work_dir / "cache" / "results.pickle")
+    with phase("load"):
+        report = load_scan(scan, work_dir / "cache" / "results.pickle")
     validate(report, strict)
     settings = load_settings()
-    agg = aggregate(report.results)
-    nightly = history(agg, settings.history)
-    charts = render_charts(agg, work_dir / "cache" / "charts", nightly)
-    links = published_paths(report.results)
-    pages = render_pages(agg, charts, links, report.problems, settings, nightly)
-    files = docs_files(pages, charts, report.results, links)
-    files[FEED_PATH] = atom_feed(nightly, lambda bench: model_title(bench, suite_benchmark(bench)), links, agg.latest_utc)
-    sync_tree(files, work_dir / "docs")
+    with phase("aggregate"):
+        agg = aggregate(report.results)
+    with phase("history"):
+        nightly = history(agg, settings.history)
+    with phase("charts"):
+        charts = render_charts(agg, work_dir / "cache" / "charts", nightly)
+    data_root = "../data/" if versioned else "data/"
+    with phase("pages"):
+        links = source_links(report.results, data_root, source_url)
+        pages = render_pages(agg, charts, links, report.problems, settings, nightly, data_root)
+        files = docs_files(pages, charts)
+        files[FEED_PATH] = atom_feed(nightly, lambda bench: model_title(bench, suite_benchmark(bench)), links, agg.latest_utc)
+    with phase("downloads"):
+        data = data_files(report.results, links, copies=source_url is None, kept=data_dir)
+        if data_dir is None:
+            files |= {f"data/{rel}": content for rel, content in data.items()}
+        else:
+            sync_tree(data, data_dir)
+    with phase("write docs"):
+        sync_tree(files, work_dir / "docs")
     log(f"wrote {len(pages)} page(s) and {sum(map(len, charts.values()))} chart(s) to {work_dir / 'docs'}")
-    config = write_config(work_dir, site_dir, nav(pages), versioned)
+    config = write_config(work_dir, site_dir, nav(pages), versioned, large_folders(pages))
     stamp.record(report, work_dir / "docs", files)
     return config
 
@@ -138,9 +239,9 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def inputs_fingerprint(scan: Scan, site_dir: Path, versioned: bool = False) -> str:
-    """Hash the inputs of generate(): every result file's path, size and mtime, the code, the site dir and the versioning."""
-    text = json.dumps([_code_digest(), str(site_dir), versioned, scan.fingerprint()])
+def inputs_fingerprint(scan: Scan, where: list) -> str:
+    """Hash the inputs of generate(): every result file's path, size and mtime, the code, and where and how it publishes."""
+    text = json.dumps([_code_digest(), where, scan.fingerprint()])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -172,32 +273,83 @@ class BuildStamp:
         write_if_changed(self.path, json.dumps(data).encode())
 
 
-def published_paths(results: list[LoadedResult]) -> dict[str, str]:
-    """Map each result file to the URL-quoted path of its copy under data/results/, unique per file."""
+def source_links(results: list[LoadedResult], data_root: str = "data/", source_url: str | None = None) -> dict[str, str]:
+    """Map each result file to its source link: ``source_url`` filled in, else its copy under data/results/.
+
+    A copy's link is relative to the site's root and unique per file. The template's fields are ``{path}``
+    (the file's path under its results folder) and ``{commit}`` (the commit of the results repository).
+    """
     links: dict[str, str] = {}
     taken: set[str] = set()
+    fields = {"commit": _commit_of(results[0].path.parent) if source_url and "{commit}" in source_url and results else ""}
     for loaded in results:
         parts = [p for p in PurePosixPath(loaded.source).parts if p not in ("/", "..", ".")]
         name = "/".join(parts) or "result.yaml"
+        if source_url:
+            links[str(loaded.path)] = source_url.format(path=quote(name), **fields)
+            continue
         candidate, n = name, 1
         while candidate in taken:
             n += 1
             candidate = f"{n}/{name}"
         taken.add(candidate)
-        links[str(loaded.path)] = quote(f"{PUBLISHED_RESULTS}/{candidate}")
+        links[str(loaded.path)] = quote(f"{data_root}{COPIES}/{candidate}")
     return links
 
 
-def docs_files(
-    pages: list[Page], charts: dict[str, dict[str, Chart]], results: list[LoadedResult], links: dict[str, str]
-) -> dict[str, bytes | Path]:
-    """Return every file of the docs folder as relative path -> content (or the file to copy it from)."""
+def _commit_of(folder: Path) -> str:
+    """The commit checked out in the git repository holding folder; BuildError if there is none."""
+    import subprocess
+
+    proc = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise BuildError(f"--source-url has {{commit}}, but {folder} is not in a git repository with a commit")
+    return proc.stdout.strip()
+
+
+def docs_files(pages: list[Page], charts: dict[str, dict[str, Chart]]) -> dict[str, bytes | Path]:
+    """Return every file of the docs folder (the data aside) as relative path -> content (or the file to copy it from)."""
     files: dict[str, bytes | Path] = {page.path: page.markdown.encode() for page in pages}
     files |= {chart.path: chart.svg.encode() for mine in charts.values() for chart in mine.values()}
-    files |= {unquote(links[str(r.path)]): r.path for r in results}
-    files |= downloads(results, links)
-    files["data/result.schema.json"] = json.dumps(json_schema(), indent=2).encode()
     files |= {f"assets/{p.relative_to(ASSETS_DIR).as_posix()}": p for p in sorted(ASSETS_DIR.rglob("*")) if p.is_file()}
+    return files
+
+
+def data_files(
+    results: list[LoadedResult], links: dict[str, str], copies: bool = True, kept: Path | None = None
+) -> dict[str, bytes | Path]:
+    """Return the files of the site's data/ folder: the monthly downloads, the schema and (``copies``) every result file.
+
+    ``kept`` is the data folder of the last build: a month none of whose files changed keeps its downloads from
+    there (``kept/downloads.json`` says what each month was made from) instead of flattening its runs again.
+    """
+    by_month: dict[str, list[LoadedResult]] = {}
+    for loaded in results:
+        by_month.setdefault(month(loaded), []).append(loaded)
+    index = kept / ".downloads.json" if kept else None
+    try:
+        previous = json.loads(index.read_text(encoding="utf-8")) if index else {}
+    except (OSError, ValueError):
+        previous = {}
+    files: dict[str, bytes | Path] = {}
+    made: dict[str, str] = {}
+    code = _code_digest().encode()
+    for when, mine in sorted(by_month.items()):
+        digest = hashlib.sha256(code)
+        for r in sorted(mine, key=lambda r: str(r.path)):
+            digest.update(f"{r.path}|{r.stamp}|{links[str(r.path)]}\n".encode())
+        made[when] = digest.hexdigest() if all(r.stamp for r in mine) else ""
+        names = [download_name(kind, when) for kind in DOWNLOAD_KINDS]
+        if kept and made[when] and previous.get(when) == made[when] and all((kept / n).is_file() for n in names):
+            files |= {n: kept / n for n in names}
+        else:
+            files |= downloads(mine, links)
+    if index:
+        files[index.name] = json.dumps(made, indent=0).encode()
+    files["result.schema.json"] = json.dumps(json_schema(), indent=2).encode()
+    if copies:
+        for r in results:
+            files[unquote(links[str(r.path)]).split("data/", 1)[1]] = r.path
     return files
 
 
@@ -211,15 +363,19 @@ def write_if_changed(path: Path, content: bytes) -> None:
 
 
 def copy_if_changed(path: Path, source: Path) -> None:
-    """Copy a file (with its mtime) unless the copy already has the source's size and mtime."""
+    """Hard-link (else copy, with its mtime) a file unless the copy already has the source's size and mtime."""
     src = source.stat()
     try:
         dst = path.stat()
         if (dst.st_size, dst.st_mtime_ns) == (src.st_size, src.st_mtime_ns):
             return
+        path.unlink()
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source, path)
+    try:
+        os.link(source, path)  # no second copy of 100,000 result files; the results are never edited in place
+    except OSError:
+        shutil.copy2(source, path)
 
 
 def sync_tree(files: dict[str, bytes | Path], dest: Path) -> None:
@@ -236,7 +392,7 @@ def sync_tree(files: dict[str, bytes | Path], dest: Path) -> None:
             path.rmdir()
 
 
-def write_config(work_dir: Path, site_dir: Path, nav_entries: list[dict], versioned: bool = False) -> Path:
+def write_config(work_dir: Path, site_dir: Path, nav_entries: list[dict], versioned: bool = False, not_in_nav: Iterable[str] = ()) -> Path:
     """Write work_dir/mkdocs.yml: inherit the project's mkdocs.yml, add docs_dir, site_dir, nav and (versioned) mike's selector."""
     config: dict = {
         "INHERIT": os.path.relpath(BASE_CONFIG, work_dir),
@@ -244,6 +400,8 @@ def write_config(work_dir: Path, site_dir: Path, nav_entries: list[dict], versio
         "site_dir": str(site_dir),
         "nav": nav_entries,
     }
+    if not_in_nav:  # listed by their folder's index page instead
+        config["not_in_nav"] = "\n".join(f"/{folder}/*.md" for folder in sorted(not_in_nav))
     if versioned:
         config["extra"] = {"version": {"provider": "mike", "default": "latest"}}
     path = work_dir / "mkdocs.yml"
@@ -257,14 +415,45 @@ def mkdocs_env() -> dict[str, str]:
     return {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
 
 
-def mkdocs_build(config: Path) -> None:
-    """Run mkdocs' build in this process, strict (any warning fails); raise BuildError with mkdocs' message if it fails."""
+class _DirtyBuildNotice(logging.Filter):
+    """Drop mkdocs' warning that a dirty build may leave navigation inaccurate: benchsite runs one only when
+    the config, the nav and the set of pages are those of the last full build (see SiteStamp)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "A 'dirty' build is being performed" not in record.getMessage()
+
+
+def mkdocs_build(config: Path, dirty: bool = False) -> None:
+    """Run mkdocs' build in this process, strict (any warning fails); raise BuildError with mkdocs' message if it fails.
+
+    ``dirty`` renders only the pages whose Markdown is newer than their HTML; the search index, which such a
+    build writes for those pages alone, is merged into the previous one.
+    """
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # material's MkDocs 2 banner; benchsite pins mkdocs<2
     from mkdocs.commands.build import build as mkdocs_build_site
     from mkdocs.config import load_config
     from mkdocs.exceptions import MkDocsException
 
+    loaded = load_config(str(config), strict=True)
+    search = Path(loaded.site_dir) / "search" / "search_index.json"
+    previous = _read_json(search) if dirty else None
+    notice = _DirtyBuildNotice()
+    logger = logging.getLogger("mkdocs.commands.build")
+    logger.addFilter(notice)
     try:
-        mkdocs_build_site(load_config(str(config), strict=True))
+        mkdocs_build_site(loaded, dirty=dirty)
     except MkDocsException as exc:
         raise BuildError(f"mkdocs build failed: {exc.format_message()}") from None
+    finally:
+        logger.removeFilter(notice)
+    if previous is not None and (fresh := _read_json(search)) is not None:
+        built = {doc["location"].split("#")[0] for doc in fresh.get("docs", [])}
+        kept = [doc for doc in previous.get("docs", []) if doc["location"].split("#")[0] not in built]
+        write_if_changed(search, json.dumps(fresh | {"docs": kept + fresh.get("docs", [])}).encode())
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

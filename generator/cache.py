@@ -148,7 +148,7 @@ def load_scan(scan: Scan, cache_file: Path) -> LoadReport:
             report.problems += [Problem(path, f, m) for f, m in entry.problems]
             continue
         result = pickle.loads(entry.blob)  # noqa: S301 - see _read
-        report.results.append(LoadedResult(path, _source_name(path, root), result))
+        report.results.append(LoadedResult(path, _source_name(path, root), result, (key[1], key[2])))
     cache.save(key[0] for _, _, key in scan.files if key)
     return report
 

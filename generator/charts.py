@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import os
+import pickle
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,8 @@ from generator.errors import BuildError
 from runners.schema import PERCENTILE_KEYS
 
 WIDTH, HEIGHT = 560, 260
+PENDING = "\0pending svg "  # what SvgCache.render returns for a chart it has yet to render
+PARALLEL_MIN_CHARTS = 4  # charts per worker process below which rendering stays in this process
 
 
 @dataclass(frozen=True)
@@ -31,26 +38,54 @@ class Chart:
 
 
 class SvgCache:
-    """Rendered SVGs by a hash of their Vega-Lite spec, kept under the build work dir; None keeps nothing."""
+    """Rendered SVGs by a hash of their Vega-Lite spec, kept under the build work dir; None keeps nothing.
 
-    def __init__(self, folder: Path | None) -> None:
+    ``render`` only looks a chart up: a chart not in the cache comes back as a placeholder and its spec is queued,
+    and ``finish`` renders every queued spec at once, across processes, and puts the SVGs in place. So an
+    unchanged chart costs a hash, and a cold build renders its charts on every core.
+    """
+
+    def __init__(self, folder: Path | None, workers: int | None = None) -> None:
         self.folder = folder
+        self.workers = workers or os.cpu_count() or 1
         self.used: set[str] = set()
+        self.pending: dict[str, dict[str, Any]] = {}
 
     def render(self, chart: alt.TopLevelMixin) -> str:
-        spec = chart.to_dict()
+        spec = chart.to_dict(validate=False)  # the same dict; vl-convert still refuses a bad spec
         key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode() + vl_convert.__version__.encode()).hexdigest()
         self.used.add(key)
         cached = self.folder / f"{key}.svg" if self.folder else None
         if cached and cached.is_file():
             return cached.read_text(encoding="utf-8")
-        svg = to_svg(spec)
-        if cached:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(".tmp")
-            tmp.write_text(svg, encoding="utf-8")
-            tmp.replace(cached)
-        return svg
+        self.pending[key] = spec
+        return PENDING + key
+
+    def finish(self, charts: dict[str, dict[str, Chart]]) -> dict[str, dict[str, Chart]]:
+        """Render the queued specs (in parallel when there are several) and return charts with their SVGs in place."""
+        keys = list(self.pending)
+        specs = [self.pending[k] for k in keys]
+        workers = min(self.workers, len(specs) // PARALLEL_MIN_CHARTS)
+        # fork (workers start at once, nothing to re-import), but only from a process that has not started
+        # vl-convert's runtime yet: its threads would not exist in the child
+        if workers >= 2 and not _runtime_started and sys.platform.startswith("linux"):
+            with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+                svgs = list(pool.map(to_svg, specs, chunksize=max(1, len(specs) // (workers * 4))))
+        else:
+            svgs = [to_svg(spec) for spec in specs]
+        rendered = dict(zip(keys, svgs, strict=True))
+        self.pending.clear()
+        if self.folder:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for key, svg in rendered.items():
+                tmp = self.folder / f".{key}.{os.getpid()}.tmp"
+                tmp.write_text(svg, encoding="utf-8")
+                tmp.replace(self.folder / f"{key}.svg")
+
+        def filled(chart: Chart) -> Chart:
+            return replace(chart, svg=rendered[chart.svg[len(PENDING) :]]) if chart.svg.startswith(PENDING) else chart
+
+        return {slug: {key: filled(chart) for key, chart in mine.items()} for slug, mine in charts.items()}
 
     def prune(self) -> None:
         """Delete cached SVGs no chart of this build used."""
@@ -60,8 +95,13 @@ class SvgCache:
                     path.unlink()
 
 
+_runtime_started = False  # whether this process has called vl-convert (see SvgCache.finish)
+
+
 def to_svg(chart: alt.TopLevelMixin | dict[str, Any]) -> str:
     """Render an Altair chart (or its Vega-Lite spec) to SVG offline; raise BuildError if vl-convert fails."""
+    global _runtime_started
+    _runtime_started = True
     spec = chart if isinstance(chart, dict) else chart.to_dict()
     try:
         return vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])
@@ -261,17 +301,98 @@ def history_chart(series: Any, svg: SvgCache) -> Chart:
     )
 
 
+def _code_stamp() -> bytes:
+    """What every chart depends on besides its benchmark's runs: the generator's code and settings, altair, vl-convert."""
+    digest = hashlib.sha256(f"{alt.__version__}|{vl_convert.__version__}".encode())
+    folder = Path(__file__).resolve().parent
+    for path in sorted([*folder.glob("*.py"), *folder.glob("*.yaml")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.digest()
+
+
+def _runs_key(bench: BenchmarkAggregate, code: bytes) -> str | None:
+    """Identify a benchmark's inputs (each run's file, size and mtime); None when a run's file was not stamped."""
+    digest = hashlib.sha256(code)
+    for loaded in bench.runs:
+        if loaded.stamp is None:
+            return None
+        digest.update(f"{loaded.path}|{loaded.stamp[0]}|{loaded.stamp[1]}\n".encode())
+    return digest.hexdigest()
+
+
+class BenchCharts:
+    """The charts of each benchmark as last built, by a key of its runs: a benchmark no new result touched
+    keeps its charts without building a single spec (building and hashing ~1,000 specs takes seconds)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.saved: dict[str, dict[str, dict[str, Chart]]] = {}
+        self.fresh: dict[str, dict[str, dict[str, Chart]]] = {}
+        if path:
+            try:
+                with path.open("rb") as fh:
+                    saved = pickle.load(fh)  # noqa: S301 - written by this module under the build work dir
+                self.saved = saved if isinstance(saved, dict) else {}
+            except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError, ImportError):
+                self.saved = {}
+
+    def get(self, key: str | None) -> dict[str, dict[str, Chart]] | None:
+        return self.saved.get(key) if key else None
+
+    def put(self, key: str | None, charts: dict[str, dict[str, Chart]]) -> None:
+        if key:
+            self.fresh[key] = charts
+
+    def save(self) -> None:
+        if self.path and self.fresh.keys() != self.saved.keys():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(self.fresh, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(self.path)
+
+
 def render_charts(agg: Aggregate, cache_dir: Path | None = None, history: Any = None) -> dict[str, dict[str, Chart]]:
-    """Render every chart, keyed by benchmark slug, then chart key ('accuracy-0', 'latency-2', ...); history under "history/"."""
+    """Render every chart, keyed by benchmark slug, then chart key ('accuracy-0', 'latency-2', ...); history under "history/".
+
+    Only the benchmarks whose runs changed since the last build (cache_dir) build their specs; of those, only
+    charts whose spec changed are rendered, all at once across processes.
+    """
     svg = SvgCache(cache_dir)
+    known = BenchCharts(cache_dir / "benchmarks.pickle" if cache_dir else None)
+    code = _code_stamp()
+    series_of: dict[str, list[Any]] = {}
+    for series in history.series if history is not None else []:
+        series_of.setdefault(series.bench.slug, []).append(series)
     charts: dict[str, dict[str, Chart]] = {}
+    history_charts: dict[str, Chart] = {}
+    built: list[tuple[str | None, BenchmarkAggregate]] = []
     for bench in agg.benchmarks:
-        mine = curve_charts(bench, svg)
-        mine |= scaling_charts(bench, svg)
-        mine |= throughput_batch_charts(bench, svg)
-        mine |= {f"latency-{i}": latency_chart(bench, table, i, svg) for i, table in enumerate(bench.inference)}
-        charts[bench.slug] = mine
+        key = _runs_key(bench, code)
+        if (reused := known.get(key)) is not None:
+            charts[bench.slug], mine_history = reused["bench"], reused["history"]
+            svg.used.update(reused["svgs"])
+        else:
+            before = set(svg.used)
+            mine = curve_charts(bench, svg)
+            mine |= scaling_charts(bench, svg)
+            mine |= throughput_batch_charts(bench, svg)
+            mine |= {f"latency-{i}": latency_chart(bench, table, i, svg) for i, table in enumerate(bench.inference)}
+            charts[bench.slug] = mine
+            mine_history = {series.key: history_chart(series, svg) for series in series_of.get(bench.slug, [])}
+            built.append((key, bench))
+            known.put(key, {"bench": mine, "history": mine_history, "svgs": svg.used - before})
+        history_charts |= mine_history
+        if reused is not None:
+            known.put(key, reused)
     if history is not None:
-        charts["history/"] = {series.key: history_chart(series, svg) for series in history.series}
+        charts["history/"] = history_charts
+    charts = svg.finish(charts)
+    for key, bench in built:  # keep the rendered SVGs, not the placeholders
+        if key:
+            entry = known.fresh[key]
+            entry["bench"] = charts[bench.slug]
+            entry["history"] = {k: charts["history/"][k] for k in entry["history"]}
+    known.save()
     svg.prune()
     return charts

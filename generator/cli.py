@@ -68,7 +68,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from generator.build import build
 
-    site_index = build(results=args.results, site_dir=args.site_dir, strict=args.strict)
+    site_index = build(args.results, args.site_dir, strict=args.strict, work_dir=args.build_dir, source_url=args.source_url)
     print(site_index)
     return 0
 
@@ -106,7 +106,16 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     from generator.publish import publish
 
     print(
-        publish(args.results, args.version, args.alias or [], repo_root(Path.cwd()), push=args.push, remote=args.remote, strict=args.strict)
+        publish(
+            args.results,
+            args.version,
+            args.alias or [],
+            repo_root(Path.cwd()),
+            push=args.push,
+            remote=args.remote,
+            strict=args.strict,
+            source_url=args.source_url,
+        )
     )
     return 0
 
@@ -123,6 +132,12 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+SOURCE_URL_HELP = (
+    "link each number to its result file here instead of a copy in the site's data/, e.g."
+    " https://github.com/ORG/REPO/blob/{commit}/results/{path}"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--results", type=Path, action="append", help="results folder (repeatable; default: results)")
     build.add_argument("--site-dir", type=Path, default=DEFAULT_SITE, help="where to write the HTML site (default: site)")
     build.add_argument("--strict", action="store_true", help="fail on any invalid result file instead of skipping it")
+    build.add_argument("--build-dir", type=Path, help="generated Markdown and caches (default: build/<site dir name> beside it)")
+    build.add_argument("--source-url", metavar="TEMPLATE", help=SOURCE_URL_HELP)
     build.set_defaults(func=_cmd_build)
 
     serve = sub.add_parser("serve", help="build, serve on localhost and rebuild when results or templates change")
@@ -189,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--push", action="store_true", help="push gh-pages to the remote")
     publish.add_argument("--remote", default="origin", help="git remote (default: origin)")
     publish.add_argument("--strict", action="store_true", help="fail on any invalid result file")
+    publish.add_argument("--source-url", metavar="TEMPLATE", help=SOURCE_URL_HELP)
     publish.set_defaults(func=_cmd_publish)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of a result file")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from generator.aggregate import accelerator_name, driver_version, power_limit
@@ -153,14 +155,51 @@ def _csv(fields: list[str], records: list[dict[str, Any]]) -> bytes:
     return out.getvalue().encode()
 
 
+def _gzip(content: bytes) -> bytes:
+    """Compress reproducibly: no file name, mtime 0, so an unchanged month is byte for byte the same file."""
+    return gzip.compress(content, compresslevel=6, mtime=0)
+
+
+def month(loaded: LoadedResult) -> str:
+    """The month a run's downloads are filed under: 'YYYY-MM' of its start (UTC)."""
+    return f"{loaded.result.run.started_utc:%Y-%m}"
+
+
+DOWNLOAD_KINDS = {
+    "runs": "runs-{month}.csv.gz",
+    "inference": "inference-{month}.csv.gz",
+    "json": "results-{month}.json.gz",
+}
+
+
+def download_name(kind: str, when: str) -> str:
+    """The file name of one month's download of a kind ('runs', 'inference' or 'json')."""
+    return DOWNLOAD_KINDS[kind].format(month=when)
+
+
+def months(results: Iterable[LoadedResult]) -> list[tuple[str, int]]:
+    """Every month with runs, newest first, with its number of runs."""
+    counts: dict[str, int] = {}
+    for loaded in results:
+        counts[month(loaded)] = counts.get(month(loaded), 0) + 1
+    return sorted(counts.items(), reverse=True)
+
+
 def downloads(results: list[LoadedResult], links: dict[str, str]) -> dict[str, bytes]:
-    """Return the download files (path under the docs folder -> content): runs and inference points as CSV and JSON."""
-    ordered = sorted(results, key=lambda r: (r.result.run.started_utc, r.source))
-    runs = [run_record(r, links[str(r.path)]) for r in ordered]
-    points = [row for r in ordered for row in inference_records(r, links[str(r.path)])]
-    document = {"runs": runs, "inference": points}
-    return {
-        "data/runs.csv": _csv(RUN_FIELDS, runs),
-        "data/inference.csv": _csv(INFERENCE_FIELDS, points),
-        "data/results.json": json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode(),
-    }
+    """Return the download files (name -> gzip content): per month, runs and inference points as CSV and as JSON.
+
+    Split per month so that a new night rewrites one month's files, and compressed (about 10x): a year of
+    nightlies stays a few MB. Concatenating the months gives every valid result.
+    """
+    by_month: dict[str, list[LoadedResult]] = {}
+    for loaded in sorted(results, key=lambda r: (r.result.run.started_utc, r.source)):
+        by_month.setdefault(month(loaded), []).append(loaded)
+    files = {}
+    for when, mine in by_month.items():
+        runs = [run_record(r, links[str(r.path)]) for r in mine]
+        points = [row for r in mine for row in inference_records(r, links[str(r.path)])]
+        document = json.dumps({"runs": runs, "inference": points}, separators=(",", ":"), ensure_ascii=False).encode()
+        files[download_name("runs", when)] = _gzip(_csv(RUN_FIELDS, runs))
+        files[download_name("inference", when)] = _gzip(_csv(INFERENCE_FIELDS, points))
+        files[download_name("json", when)] = _gzip(document)
+    return files

@@ -301,6 +301,11 @@ def _iso(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _feed_href(href: str) -> str:
+    """A source link as seen from feeds/: a full URL as it is, a path relative to the site's root one folder up."""
+    return href if "://" in href else f"../{href}"
+
+
 def atom_feed(found: History, title_of: Callable[[BenchmarkAggregate], str], links: dict[str, str], updated: datetime | None) -> bytes:
     """Return the Atom feed of the newest regressions, each with the run before and after; links relative to the feed."""
     feed = ET.Element("feed", xmlns=ATOM)
@@ -328,5 +333,5 @@ def atom_feed(found: History, title_of: Callable[[BenchmarkAggregate], str], lin
         )
         ET.SubElement(entry, "summary").text = summary
         for rel, loaded in (("related", before), ("related", after)):
-            ET.SubElement(entry, "link", rel=rel, type="application/yaml", href=f"../{links[str(loaded.path)]}")
+            ET.SubElement(entry, "link", rel=rel, type="application/yaml", href=_feed_href(links[str(loaded.path)]))
     return ('<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode")).encode()

@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from generator.aggregate import Aggregate, BenchmarkAggregate, accelerator_name
 from generator.charts import Chart, group_label
 from generator.errors import BuildError
+from generator.export import download_name, months
 from generator.features import feature_support
 from generator.results import LoadedResult
 from generator.settings import Settings, load_settings
@@ -28,6 +29,7 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>])")  # python-markdown'
 _UNSAFE_IN_TITLE = re.compile(r"[<>&\"'`]")
 MISSING = "\N{EN DASH}"
 DATA_PAGE_ROWS = 100  # newest runs listed on the data page; every run is in the downloads
+NAV_FOLDER_MAX = 30  # a folder with more pages is one index page in the nav (every page carries the nav)
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,12 @@ def source_label(loaded: LoadedResult) -> str:
 # --- environment ---------------------------------------------------------------
 
 
-def environment(links: dict[str, str]) -> jinja2.Environment:
-    """Return the strict, autoescaping template environment; ``links`` maps result paths to published files."""
+def environment(links: dict[str, str], data_root: str = "data/") -> jinja2.Environment:
+    """Return the strict, autoescaping template environment.
+
+    ``links`` maps result paths to their source links: a full URL, or a path relative to the site's root;
+    ``data_root`` is where the downloads are, relative to the site's root (``../data/`` beside mike's versions).
+    """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         undefined=jinja2.StrictUndefined,
@@ -152,10 +158,17 @@ def environment(links: dict[str, str]) -> jinja2.Environment:
         accelerator_label=accelerator_label,
     )
 
-    def source_href(loaded: LoadedResult) -> str:
-        return links[str(loaded.path)]
+    @jinja2.pass_context
+    def source_href(context: Any, loaded: LoadedResult) -> str:
+        href = links[str(loaded.path)]
+        return href if "://" in href else context["root"] + href
+
+    @jinja2.pass_context
+    def data_href(context: Any, name: str) -> str:
+        return context["root"] + data_root + name
 
     env.globals["source_href"] = source_href
+    env.globals["data_href"] = data_href
     env.globals["group_label"] = group_label
     return env
 
@@ -280,7 +293,8 @@ def model_pages(site: SiteContext) -> list[Page]:
 @page_kind("data")
 def data_page(site: SiteContext) -> list[Page]:
     """Render data.md: every result file, the skipped ones and the JSON Schema."""
-    context = {"agg": site.agg, "problems": site.problems, "limit": DATA_PAGE_ROWS}
+    context = {"agg": site.agg, "problems": site.problems, "limit": DATA_PAGE_ROWS, "months": months(site.agg.runs)}
+    context["download_name"] = download_name
     return [Page("data.md", "Data", site.render("data.md.j2", "data.md", **context))]
 
 
@@ -291,18 +305,54 @@ def render_pages(
     problems: list[Problem],
     settings: Settings | None = None,
     history: Any = None,
+    data_root: str = "data/",
 ) -> list[Page]:
     """Render the pages of every registered page kind."""
-    site = SiteContext(environment(links), agg, charts, problems, settings or load_settings(), build_time(), history)
-    return [page for kind in PAGE_KINDS.values() for page in kind(site)]
+    site = SiteContext(environment(links, data_root), agg, charts, problems, settings or load_settings(), build_time(), history)
+    pages = [page for kind in PAGE_KINDS.values() for page in kind(site)]
+    return pages + folder_indexes(pages)
+
+
+def _folder_title(folder: str) -> str:
+    return folder.replace("-", " ").capitalize()
+
+
+def large_folders(pages: list[Page]) -> set[str]:
+    """Folders with more than NAV_FOLDER_MAX pages: the nav lists their index page instead of every page."""
+    counts: dict[str, int] = {}
+    for page in pages:
+        folder = page.path.rpartition("/")[0]
+        counts[folder] = counts.get(folder, 0) + (page.path != f"{folder}/index.md")
+    return {folder for folder, n in counts.items() if folder and n > NAV_FOLDER_MAX}
+
+
+def folder_indexes(pages: list[Page]) -> list[Page]:
+    """An index page for each large folder, linking to every page in it by title."""
+    indexes = []
+    for folder in sorted(large_folders(pages)):
+        mine = sorted((p for p in pages if p.path.rpartition("/")[0] == folder), key=lambda p: p.title)
+        rows = "\n".join(f'<li><a href="{escape(p.path.rpartition("/")[2][:-3])}.html">{escape(p.title)}</a></li>' for p in mine)
+        text = f"# {_folder_title(folder)}\n\n<p>{len(mine)} pages.</p>\n\n<ul>\n{rows}\n</ul>\n"
+        indexes.append(Page(f"{folder}/index.md", _folder_title(folder), text))
+    return indexes
 
 
 def nav(pages: list[Page]) -> list[dict[str, Any]]:
-    """Return the mkdocs nav: top-level pages in order, with the pages of each folder grouped under its name."""
+    """Return the mkdocs nav: top-level pages in order, with the pages of each folder grouped under its name.
+
+    A folder with more than NAV_FOLDER_MAX pages is one entry, its index page, so that no page carries
+    hundreds of links in its navigation (mkdocs renders the whole nav into every page).
+    """
     entries: list[dict[str, Any]] = []
     sections: dict[str, list[dict[str, str]]] = {}
+    large = large_folders(pages)
     for page in pages:
         folder, _, _ = page.path.rpartition("/")
+        if folder in large:
+            if folder not in sections:
+                sections[folder] = []
+                entries.append({_folder_title(folder): f"{folder}/index.md"})
+            continue
         if not folder:
             entries.append({page.title: page.path})
         elif folder not in sections:

@@ -17,6 +17,7 @@ class LoadedResult:
     path: Path
     source: str
     result: Result
+    stamp: tuple[int, int] | None = None  # (size, mtime_ns) of the file when read, where the loader knew it
 
 
 @dataclass

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from generator.build import DEFAULT_WORK_DIR, ROOT, generate, log, mkdocs_env
+from generator.build import default_work_dir, generate, log, mkdocs_env
 from generator.errors import BenchsiteError
 from generator.pages import TEMPLATES_DIR
 
@@ -27,10 +27,13 @@ def snapshot(paths: Iterable[Path]) -> dict[str, tuple[int, int]]:
     return state
 
 
+SITE = Path("site")  # mkdocs serve builds into a temporary folder; this only names the build folder, build/site/
+
+
 def regenerate(results: list[Path]) -> None:
     """Regenerate the docs folder; report a problem instead of stopping the server."""
     try:
-        generate(results, ROOT / "site", work_dir=DEFAULT_WORK_DIR)
+        generate(results, SITE, work_dir=default_work_dir(SITE))
     except BenchsiteError as exc:
         log(f"error: {exc}")
 
@@ -39,7 +42,8 @@ def serve(results: Iterable[str | os.PathLike[str]], dev_addr: str) -> None:
     """Build the docs folder, serve it with `mkdocs serve` and regenerate it when results or templates change."""
     results = [Path(p) for p in results]
     watched = [*results, TEMPLATES_DIR]
-    config = generate(results, ROOT / "site", work_dir=DEFAULT_WORK_DIR)
+    # no data_dir: the downloads and result copies go into the docs folder, so that mkdocs serve serves them too
+    config = generate(results, SITE, work_dir=default_work_dir(SITE))
     server = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "-f", str(config), "-a", dev_addr], env=mkdocs_env())
     state = snapshot(watched)
     try:

@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import gzip
 import io
 import json
 import re
@@ -269,16 +270,21 @@ def test_performance_page_groups_tables_per_accelerator_and_precision(built):
 def test_data_page_offers_csv_and_json_downloads_of_every_result(built):
     site, _, _ = built
     data = page(site, "data.html")
-    for name in ("runs.csv", "inference.csv", "results.json", "result.schema.json"):
+    for name in ("runs-2026-11.csv.gz", "inference-2026-11.csv.gz", "results-2026-11.json.gz", "result.schema.json"):
         assert f'href="data/{name}"' in data and (site / "data" / name).is_file()
-    runs = list(csv.DictReader(io.StringIO(page(site, "data/runs.csv"))))
+    assert len(list((site / "data").glob("*.gz"))) == 3  # every fixture started in November 2026
+
+    def gz(name: str) -> str:
+        return gzip.decompress((site / "data" / name).read_bytes()).decode()
+
+    runs = list(csv.DictReader(io.StringIO(gz("runs-2026-11.csv.gz"))))
     assert len(runs) == 11 and {r["status"] for r in runs} == {"success", "oom"}
     tf32_8 = next(r for r in runs if r["file"].endswith("effnet-throughput-tf32-8gpu.yaml"))
     assert (tf32_8["devices"], tf32_8["train_samples_per_s"], tf32_8["driver"]) == ("8", "9119.0", "550.54.15")
     assert (site / tf32_8["file"]).is_file()
-    points = list(csv.DictReader(io.StringIO(page(site, "data/inference.csv"))))
+    points = list(csv.DictReader(io.StringIO(gz("inference-2026-11.csv.gz"))))
     assert {(p["batch_size"], p["latency_p99_ms"]) for p in points} >= {("1", "1.625"), ("32", "14.3")}
-    document = json.loads(page(site, "data/results.json"))
+    document = json.loads(gz("results-2026-11.json.gz"))
     assert len(document["runs"]) == 11 and len(document["inference"]) == len(points)
 
 
@@ -347,4 +353,5 @@ def test_mike_deploys_the_generated_tree(built, tmp_path):
     proc = subprocess.run(mike, cwd=repo, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     tree = subprocess.run([*git, "ls-tree", "-r", "--name-only", "gh-pages"], capture_output=True, text=True, check=True).stdout
-    assert "nightly/index.html" in tree and "nightly/performance.html" in tree and "nightly/data/runs.csv" in tree
+    assert "nightly/index.html" in tree and "nightly/performance.html" in tree
+    assert "nightly/data/" not in tree  # the data is published once, beside the versions (tests/test_scale.py)

@@ -1,0 +1,183 @@
+"""A year of nightlies: links instead of copies, split downloads, incremental rebuilds, separate build folders."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from generator.build import build
+from generator.export import INFERENCE_FIELDS, RUN_FIELDS, inference_records, run_record
+from generator.pages import NAV_FOLDER_MAX, Page, folder_indexes, nav
+from generator.publish import publish
+from generator.results import load_results
+from tests.conftest import benchsite
+
+DATA = Path(__file__).parent / "data"
+ROOTS = [DATA / "valid", DATA / "site", DATA / "history", DATA / "ranked"]
+
+
+def quiet_build(*args, **kwargs) -> str:
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        build(*args, **kwargs)
+    return stderr.getvalue()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("scale")
+    with pytest.MonkeyPatch.context() as patch:  # the fixtures have a dozen history pages, a year of nightlies hundreds
+        patch.setattr("generator.pages.NAV_FOLDER_MAX", 1)
+        quiet_build(ROOTS, tmp / "site", work_dir=tmp / "build")
+    return tmp / "site"
+
+
+def hrefs(html: str) -> set[str]:
+    return set(re.findall(r'href="([^"#]+)"', html))
+
+
+def test_every_source_link_and_download_link_resolves(site):
+    pages = list(site.rglob("*.html"))
+    checked = 0
+    for path in pages:
+        for href in hrefs(path.read_text(encoding="utf-8")):
+            if "data/" in href and "://" not in href:
+                assert (path.parent / href).resolve().is_file(), (path.relative_to(site), href)
+                checked += 1
+    assert checked > 100
+
+
+def _gz_rows(site: Path, pattern: str) -> list[dict[str, str]]:
+    rows = []
+    for path in sorted((site / "data").glob(pattern)):
+        rows += list(csv.DictReader(io.StringIO(gzip.decompress(path.read_bytes()).decode())))
+    return rows
+
+
+def test_monthly_downloads_round_trip_to_every_valid_result(site):
+    report = load_results(ROOTS)
+    runs = _gz_rows(site, "runs-*.csv.gz")
+    points = _gz_rows(site, "inference-*.csv.gz")
+    months = {p.name[5:12] for p in (site / "data").glob("runs-*.csv.gz")}
+    assert len(months) >= 2  # the fixtures span September and November 2026
+    as_text = lambda record: {k: "" if v is None else str(v) for k, v in record.items()}  # noqa: E731
+    expected = {r.result.run.id: as_text(run_record(r, "")) for r in report.results}
+    assert sorted(r["id"] for r in runs) == sorted(expected)
+    for row in runs:
+        assert {k: v for k, v in row.items() if k != "file"} == {k: v for k, v in expected[row["id"]].items() if k != "file"}
+        assert (site / row["file"]).is_file()  # the source link of each row is a copy of its file
+    assert len(points) == sum(len(inference_records(r, "")) for r in report.results)
+    assert set(runs[0]) == set(RUN_FIELDS) and set(points[0]) == set(INFERENCE_FIELDS)
+    documents = [json.loads(gzip.decompress(p.read_bytes())) for p in (site / "data").glob("results-*.json.gz")]
+    assert sorted(r["id"] for d in documents for r in d["runs"]) == sorted(expected)
+
+
+def test_the_pages_of_a_large_folder_are_listed_on_its_index_page(site):
+    home = (site / "index.html").read_text(encoding="utf-8")
+    for folder in ("history", "models"):
+        index = (site / folder / "index.html").read_text(encoding="utf-8")
+        pages = {p.name for p in (site / folder).glob("*.html")} - {"index.html"}
+        assert len(pages) > 1 and pages <= {h for h in hrefs(index) if "/" not in h}
+        assert f'href="{folder}/index.html"' in home  # its nav entry (the nav's shape: the test above)
+
+
+def test_a_folder_with_many_pages_is_one_nav_entry_with_an_index_page():
+    pages = [Page("index.md", "Home", "")] + [Page(f"history/h{i}.md", f"H {i}", "") for i in range(NAV_FOLDER_MAX + 1)]
+    pages += [Page("models/a.md", "A", "")]
+    pages += folder_indexes(pages)
+    assert nav(pages) == [{"Home": "index.md"}, {"History": "history/index.md"}, {"Models": [{"A": "models/a.md"}]}]
+    index = next(p for p in pages if p.path == "history/index.md").markdown
+    assert index.count("<li>") == NAV_FOLDER_MAX + 1 and 'href="h0.html"' in index
+
+
+def test_source_url_template_links_to_the_repository_and_copies_no_result_file(tmp_path):
+    template = "https://example.org/org/repo/blob/main/results/{path}"
+    quiet_build([DATA / "valid"], tmp_path / "site", work_dir=tmp_path / "build", source_url=template)
+    model = (tmp_path / "site" / "models" / "digits-resnet10t.html").read_text(encoding="utf-8")
+    assert 'href="https://example.org/org/repo/blob/main/results/convergence.yaml"' in model
+    assert not (tmp_path / "site" / "data" / "results").exists()
+    runs = _gz_rows(tmp_path / "site", "runs-*.csv.gz")
+    assert {r["file"] for r in runs} == {template.format(path=n) for n in ("convergence.yaml", "inference.yaml")}
+
+
+def test_adding_a_result_rebuilds_only_changed_pages_and_gives_the_cold_build_site(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1790000000")
+    results = tmp_path / "results"
+    shutil.copytree(DATA / "history", results)
+    newest = sorted(results.rglob("*.yaml"))[-1]
+    held = tmp_path / newest.name
+    newest.rename(held)
+    quiet_build([results], tmp_path / "a", work_dir=tmp_path / "build-a")
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "a").rglob("*.html")}
+    held.rename(newest)
+    log = quiet_build([results], tmp_path / "a", work_dir=tmp_path / "build-a")
+    assert "mkdocs (changed pages)" in log
+    untouched = [p for p, mtime in before.items() if p.stat().st_mtime_ns == mtime]
+    assert untouched, "a dirty build leaves pages the new result does not touch as they were"
+    quiet_build([results], tmp_path / "b", work_dir=tmp_path / "build-b")
+    a, b = tmp_path / "a", tmp_path / "b"
+    files_a = sorted(p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b
+    for rel in files_a:
+        if rel.endswith((".html", ".svg", ".gz", ".csv", ".yaml", ".xml")) and "sitemap" not in rel:
+            assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+    search_a = json.loads((a / "search" / "search_index.json").read_text(encoding="utf-8"))["docs"]
+    search_b = json.loads((b / "search" / "search_index.json").read_text(encoding="utf-8"))["docs"]
+    key = lambda doc: doc["location"]  # noqa: E731
+    assert sorted(search_a, key=key) == sorted(search_b, key=key)
+
+
+def test_two_concurrent_builds_of_different_results_use_their_own_build_folders(tmp_path):
+    procs = [
+        subprocess.Popen(
+            benchsite("build", "--results", str(DATA / source), "--site-dir", str(tmp_path / name)),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for source, name in (("valid", "one"), ("ranked", "two"))
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-2000:]
+    assert (tmp_path / "build" / "one" / "docs").is_dir() and (tmp_path / "build" / "two" / "docs").is_dir()
+    one = {p.name for p in (tmp_path / "one" / "models").glob("*.html")}
+    two = {p.name for p in (tmp_path / "two" / "models").glob("*.html")}
+    assert one == {"digits-resnet10t.html"} and two and not one & two  # each site from its own results only
+    assert not (tmp_path / "one" / "data" / "results" / "r50-a100-amp-inf.yaml").exists()
+
+
+def test_publishing_two_versions_leaves_one_copy_of_the_data_on_gh_pages(tmp_path):
+    origin, repo = tmp_path / "origin.git", tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    subprocess.run(["git", "clone", "-q", str(origin), str(repo)], check=True, capture_output=True)
+    git = ["git", "-C", str(repo)]
+    for key, value in (("user.name", "t"), ("user.email", "t@example.org")):
+        subprocess.run([*git, "config", key, value], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "init"], check=True)
+    subprocess.run([*git, "push", "-q", "origin", "HEAD"], check=True, capture_output=True)
+    with contextlib.redirect_stderr(io.StringIO()):
+        publish([DATA / "valid"], "1.0", ["latest"], repo, push=True)
+        publish([DATA / "valid", DATA / "site"], "2.0", ["latest"], repo, push=True)
+    tree = subprocess.run(
+        ["git", "-C", str(origin), "ls-tree", "-r", "--name-only", "gh-pages"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    copies = [p for p in tree if p.endswith("convergence.yaml")]
+    assert copies == ["data/results/convergence.yaml"]
+    assert not [p for p in tree if re.match(r"(1\.0|2\.0|latest)/data/", p)]
+    assert "1.0/index.html" in tree and "2.0/index.html" in tree and "data/runs-2026-11.csv.gz" in tree
+    page = subprocess.run(
+        ["git", "-C", str(origin), "show", "gh-pages:2.0/models/digits-resnet10t.html"], capture_output=True, text=True, check=True
+    ).stdout
+    assert 'href="../../data/results/convergence.yaml"' in page  # from /2.0/models/ to /data/ at the root
