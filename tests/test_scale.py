@@ -149,7 +149,7 @@ def test_two_concurrent_builds_of_different_results_use_their_own_build_folders(
         for source, name in (("valid", "one"), ("ranked", "two"))
     ]
     for proc in procs:
-        out, err = proc.communicate(timeout=600)
+        _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-2000:]
     assert (tmp_path / "build" / "one" / "docs").is_dir() and (tmp_path / "build" / "two" / "docs").is_dir()
     one = {p.name for p in (tmp_path / "one" / "models").glob("*.html")}
