@@ -186,7 +186,7 @@ def generate(
         log("nothing changed since the last build; docs folder kept")
         return work_dir / "mkdocs.yml"
     with phase("load"):
-        report = load_scan(scan, work_dir / "cache" / "results.pickle")
+        report = load_scan(scan, work_dir / "cache" / "results.sqlite")
     validate(report, strict)
     settings = load_settings()
     with phase("aggregate"):

@@ -1,17 +1,21 @@
 """Parse cache: each result file is parsed and validated once per (path, size, mtime_ns).
 
-The cache lives under the build work dir (``build/cache/results.pickle``). It is
-written only by this module and only ever read back from there, never from
-``results/``. A cache written by another schema module, benchsite version or
-format is ignored, as is an unreadable one: the cost of a bad cache is one
-full parse, never a wrong number.
+The cache lives under the build work dir (``build/<site>/cache/results.sqlite``): one
+row per file, so a build adds or replaces the rows of new and changed files only,
+and reads the rest back one at a time (never all pickles and all results in memory
+at once). It is written only by this module and only ever read back from there,
+never from ``results/``. A cache written by another schema module, benchsite
+version or format is emptied, as is an unreadable one: the cost of a bad cache is
+one full parse, never a wrong number.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
+import sqlite3
 import sys
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -20,11 +24,11 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import runners.schema
-from generator.results import LoadedResult, LoadReport, _source_name
+from generator.results import LoadedResult, LoadReport, _source_name, result_files
 from runners import __version__
-from runners.schema import Problem, ResultFileError, iter_result_files, read_result
+from runners.schema import Problem, ResultFileError, read_result
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 PARALLEL_MIN_FILES = 200  # below this, starting worker processes costs more than it saves
 CHUNK = 64
 
@@ -65,33 +69,51 @@ def _parse_all(paths: list[str]) -> list[tuple[bytes | None, list[tuple[str, str
 
 
 class ParseCache:
-    """Validated results by absolute path, valid while the file's size and mtime_ns are unchanged."""
+    """Validated results by absolute path in SQLite, valid while the file's size and mtime_ns are unchanged."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.stamp = _schema_stamp()
-        self.entries: dict[str, Entry] = self._read()
-        self.changed = False
-
-    def _read(self) -> dict[str, Entry]:
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with self.path.open("rb") as fh:
-                stamp, entries = pickle.load(fh)  # noqa: S301 - written by this module under the build work dir
-        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError, ImportError):
-            return {}
-        return entries if stamp == self.stamp and isinstance(entries, dict) else {}
+            self.db = self._open()
+        except sqlite3.DatabaseError:  # not a database (or a broken one): start again
+            for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                stale.unlink(missing_ok=True)
+            self.db = self._open()
 
-    def save(self, keep: Iterable[str]) -> None:
-        """Write the entries of the files seen in this build (atomically); drop the rest."""
-        keep = set(keep)
-        if not self.changed and keep == set(self.entries):
-            return
-        entries = {k: v for k, v in self.entries.items() if k in keep}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump((self.stamp, entries), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, self.path)
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE IF NOT EXISTS meta (stamp TEXT)")
+        db.execute("CREATE TABLE IF NOT EXISTS entries (path TEXT PRIMARY KEY, size INT, mtime_ns INT, blob BLOB, problems TEXT)")
+        stamp = _schema_stamp()
+        if db.execute("SELECT stamp FROM meta").fetchall() != [(stamp,)]:
+            db.execute("DELETE FROM entries")
+            db.execute("DELETE FROM meta")
+            db.execute("INSERT INTO meta VALUES (?)", (stamp,))
+        return db
+
+    def stats(self) -> dict[str, tuple[int, int]]:
+        """(size, mtime_ns) of every cached file."""
+        return {path: (size, mtime) for path, size, mtime in self.db.execute("SELECT path, size, mtime_ns FROM entries")}
+
+    def get(self, path: str) -> Entry:
+        size, mtime, blob, problems = self.db.execute("SELECT size, mtime_ns, blob, problems FROM entries WHERE path=?", (path,)).fetchone()
+        return Entry(size, mtime, blob, [tuple(p) for p in json.loads(problems)])
+
+    def put(self, entries: dict[str, Entry]) -> None:
+        rows = [(k, e.size, e.mtime_ns, e.blob, json.dumps(e.problems)) for k, e in entries.items()]
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)", rows)
+
+    def forget(self, paths: Iterable[str]) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("DELETE FROM entries WHERE path=?", [(p,) for p in paths])
+
+    def close(self) -> None:
+        self.db.close()
 
 
 def _stat_key(path: Path) -> tuple[str, int, int] | None:
@@ -119,7 +141,7 @@ def scan_results(roots: Iterable[str | os.PathLike[str]]) -> Scan:
     scan = Scan()
     for root in map(Path, roots):
         try:
-            scan.files += [(root, path, _stat_key(path)) for path in iter_result_files(root)]
+            scan.files += [(root, path, _stat_key(path)) for path in result_files(root)]
         except FileNotFoundError as exc:
             scan.problems.append(Problem(root, "<path>", str(exc).split(": ", 1)[-1]))
     return scan
@@ -128,28 +150,33 @@ def scan_results(roots: Iterable[str | os.PathLike[str]]) -> Scan:
 def load_scan(scan: Scan, cache_file: Path) -> LoadReport:
     """Load the scanned files, parsing only those that are new or changed since the cached build."""
     cache = ParseCache(cache_file)
+    try:
+        return _load(scan, cache)
+    finally:
+        cache.close()
+
+
+def _load(scan: Scan, cache: ParseCache) -> LoadReport:
     report = LoadReport(problems=list(scan.problems))
-    misses = [
-        key for _, _, key in scan.files if key and not ((e := cache.entries.get(key[0])) and (e.size, e.mtime_ns) == (key[1], key[2]))
-    ]
+    known = cache.stats()
+    misses = [key for _, _, key in scan.files if key and known.get(key[0]) != (key[1], key[2])]
     fresh: dict[str, Entry] = {}
     for (path_str, size, mtime_ns), (blob, problems) in zip(misses, _parse_all([k[0] for k in misses]), strict=True):
         fresh[path_str] = Entry(size, mtime_ns, blob, problems)
-        if not any(message.startswith("cannot read") for _, message in problems):  # may be fixed without a new mtime
-            cache.entries[path_str] = fresh[path_str]
-            cache.changed = True
+    # a file that could not be read may be fixed without a new mtime: never cached
+    cache.put({k: e for k, e in fresh.items() if not any(m.startswith("cannot read") for _, m in e.problems)})
     for root, path, key in scan.files:
         report.files += 1
         if key is None:
             report.problems.append(Problem(path, "<file>", "cannot read: file vanished while building"))
             continue
-        entry = fresh.get(key[0]) or cache.entries[key[0]]
+        entry = fresh.pop(key[0], None) or cache.get(key[0])
         if entry.blob is None:
             report.problems += [Problem(path, f, m) for f, m in entry.problems]
             continue
-        result = pickle.loads(entry.blob)  # noqa: S301 - see _read
+        result = pickle.loads(entry.blob)  # noqa: S301 - written by this module under the build work dir
         report.results.append(LoadedResult(path, _source_name(path, root), result, (key[1], key[2])))
-    cache.save(key[0] for _, _, key in scan.files if key)
+    cache.forget(set(known) - {key[0] for _, _, key in scan.files if key})
     return report
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +38,14 @@ def _source_name(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
+def result_files(root: Path) -> Iterator[Path]:
+    """Every result file under root (a file or a folder), sorted: the one listing both loaders use.
+
+    Raises FileNotFoundError when root does not exist.
+    """
+    yield from iter_result_files(root)
+
+
 def load_results(
     roots: Iterable[str | os.PathLike[str]],
     progress: Callable[[int, Path], None] | None = None,
@@ -46,7 +54,7 @@ def load_results(
     report = LoadReport()
     for root in map(Path, roots):
         try:
-            paths = list(iter_result_files(root))
+            paths = list(result_files(root))
         except FileNotFoundError as exc:
             report.problems.append(Problem(root, "<path>", str(exc).split(": ", 1)[-1]))
             continue

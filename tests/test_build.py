@@ -302,7 +302,7 @@ def test_unchanged_rebuild_uses_the_caches_and_a_change_invalidates_them(tmp_pat
     work, site = tmp_path / "build", tmp_path / "site"
     with contextlib.redirect_stderr(io.StringIO()):
         build([results], site, work_dir=work)
-    assert (work / "cache" / "results.pickle").is_file() and list((work / "cache" / "charts").glob("*.svg"))
+    assert (work / "cache" / "results.sqlite").is_file() and list((work / "cache" / "charts").glob("*.svg"))
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
         build([results], site, work_dir=work)
