@@ -117,8 +117,9 @@ class SiteStamp:
         return sorted(p.relative_to(self.docs).as_posix() for p in self.docs.rglob("*") if p.is_file())
 
     def _structure(self, files: list[str]) -> str:
+        # the code (theme settings in ../mkdocs.yml, templates) too: a page that did not change may render differently
         pages = [f for f in files if f.endswith(".md")]
-        return hashlib.sha256(self.config.read_bytes() + json.dumps(pages).encode()).hexdigest()
+        return hashlib.sha256(self.config.read_bytes() + json.dumps([_code_digest(), pages]).encode()).hexdigest()
 
     def _saved(self) -> dict:
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.build import build
+from generator.build import build, generate
 from generator.export import INFERENCE_FIELDS, RUN_FIELDS, inference_records, run_record
 from generator.pages import NAV_FOLDER_MAX, Page, folder_indexes, nav
 from generator.publish import publish
@@ -181,3 +181,13 @@ def test_publishing_two_versions_leaves_one_copy_of_the_data_on_gh_pages(tmp_pat
         ["git", "-C", str(origin), "show", "gh-pages:2.0/models/digits-resnet10t.html"], capture_output=True, text=True, check=True
     ).stdout
     assert 'href="../../data/results/convergence.yaml"' in page  # from /2.0/models/ to /data/ at the root
+
+
+def test_serve_gets_the_data_inside_its_docs_folder(tmp_path):
+    """`benchsite serve` runs `mkdocs serve`, which serves the docs folder alone: the data must be in it."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        generate([DATA / "valid"], tmp_path / "site", work_dir=tmp_path / "work")
+    docs = tmp_path / "work" / "docs"
+    assert (docs / "data" / "results" / "convergence.yaml").read_bytes() == (DATA / "valid" / "convergence.yaml").read_bytes()
+    assert (docs / "data" / "runs-2026-11.csv.gz").is_file() and (docs / "data" / "result.schema.json").is_file()
+    assert 'href="../data/results/convergence.yaml"' in (docs / "models" / "digits-resnet10t.md").read_text(encoding="utf-8")
