@@ -22,13 +22,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import runners.schema
 from generator.results import LoadedResult, LoadReport, _source_name, result_files
 from runners import __version__
-from runners.schema import Problem, ResultFileError, read_result
+from runners.schema import Problem, Result, ResultFileError, read_result
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 PARALLEL_MIN_FILES = 200  # below this, starting worker processes costs more than it saves
 CHUNK = 64
 
@@ -49,12 +50,38 @@ class Entry:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
+SHARED_PARTS = ("environment", "dataset")  # the same for most runs of one machine: one object in memory for all of them
+
+
 def _parse(path: str) -> tuple[bytes | None, list[tuple[str, str]]]:
-    """Read and validate one file (in a worker); return the pickled Result or its problems."""
+    """Read and validate one file (in a worker); return the pickled Result or its problems.
+
+    The pickle holds the Result without its SHARED_PARTS, and each of them pickled on its own, so that
+    the loader can give every run with an identical environment the same object (Results are never changed).
+    """
     try:
-        return pickle.dumps(read_result(path), protocol=pickle.HIGHEST_PROTOCOL), []
+        result = read_result(path)
     except ResultFileError as exc:
         return None, [(p.field, p.message) for p in exc.problems]
+    parts = {name: pickle.dumps(getattr(result, name), protocol=pickle.HIGHEST_PROTOCOL) for name in SHARED_PARTS}
+    rest = result.model_copy(update=dict.fromkeys(SHARED_PARTS))
+    return pickle.dumps((rest, parts), protocol=pickle.HIGHEST_PROTOCOL), []
+
+
+class _Unpickler:
+    """Turn cached blobs back into Results, sharing one object per distinct environment (and dataset)."""
+
+    def __init__(self) -> None:
+        self.shared: dict[bytes, Any] = {}
+
+    def load(self, blob: bytes) -> Result:
+        rest, parts = pickle.loads(blob)  # noqa: S301 - written by this module under the build work dir
+        update = {}
+        for name, part in parts.items():
+            if (obj := self.shared.get(part)) is None:
+                obj = self.shared[part] = pickle.loads(part)  # noqa: S301 - as above
+            update[name] = obj
+        return rest.model_copy(update=update)
 
 
 def _parse_all(paths: list[str]) -> list[tuple[bytes | None, list[tuple[str, str]]]]:
@@ -158,6 +185,7 @@ def load_scan(scan: Scan, cache_file: Path) -> LoadReport:
 
 def _load(scan: Scan, cache: ParseCache) -> LoadReport:
     report = LoadReport(problems=list(scan.problems))
+    unpickler = _Unpickler()
     known = cache.stats()
     misses = [key for _, _, key in scan.files if key and known.get(key[0]) != (key[1], key[2])]
     fresh: dict[str, Entry] = {}
@@ -174,7 +202,7 @@ def _load(scan: Scan, cache: ParseCache) -> LoadReport:
         if entry.blob is None:
             report.problems += [Problem(path, f, m) for f, m in entry.problems]
             continue
-        result = pickle.loads(entry.blob)  # noqa: S301 - written by this module under the build work dir
+        result = unpickler.load(entry.blob)
         report.results.append(LoadedResult(path, _source_name(path, root), result, (key[1], key[2])))
     cache.forget(set(known) - {key[0] for _, _, key in scan.files if key})
     return report
