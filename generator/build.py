@@ -199,7 +199,7 @@ def generate(
     data_root = "../data/" if versioned else "data/"
     with phase("pages"):
         links = source_links(report.results, data_root, source_url)
-        pages = render_pages(agg, charts, links, report.problems, settings, nightly, data_root)
+        pages = render_pages(agg, charts, links, report.problems, settings, nightly, data_root, work_dir / "cache" / "templates")
         files = docs_files(pages, charts)
         files[FEED_PATH] = atom_feed(nightly, lambda bench: model_title(bench, suite_benchmark(bench)), links, agg.latest_utc)
     with phase("downloads"):

@@ -129,13 +129,17 @@ def source_label(loaded: LoadedResult) -> str:
 # --- environment ---------------------------------------------------------------
 
 
-def environment(links: dict[str, str], data_root: str = "data/") -> jinja2.Environment:
+def environment(links: dict[str, str], data_root: str = "data/", bytecode_dir: Path | None = None) -> jinja2.Environment:
     """Return the strict, autoescaping template environment.
 
     ``links`` maps result paths to their source links: a full URL, or a path relative to the site's root;
-    ``data_root`` is where the downloads are, relative to the site's root (``../data/`` beside mike's versions).
+    ``data_root`` is where the downloads are, relative to the site's root (``../data/`` beside mike's versions);
+    ``bytecode_dir`` keeps the compiled templates between builds (compiling them is seconds of every rebuild).
     """
+    if bytecode_dir:
+        bytecode_dir.mkdir(parents=True, exist_ok=True)
     env = jinja2.Environment(
+        bytecode_cache=jinja2.FileSystemBytecodeCache(str(bytecode_dir)) if bytecode_dir else None,
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         undefined=jinja2.StrictUndefined,
         autoescape=True,
@@ -306,9 +310,12 @@ def render_pages(
     settings: Settings | None = None,
     history: Any = None,
     data_root: str = "data/",
+    bytecode_dir: Path | None = None,
 ) -> list[Page]:
     """Render the pages of every registered page kind."""
-    site = SiteContext(environment(links, data_root), agg, charts, problems, settings or load_settings(), build_time(), history)
+    site = SiteContext(
+        environment(links, data_root, bytecode_dir), agg, charts, problems, settings or load_settings(), build_time(), history
+    )
     pages = [page for kind in PAGE_KINDS.values() for page in kind(site)]
     return pages + folder_indexes(pages)
 
