@@ -12,23 +12,26 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 import yaml
 
-from generator.aggregate import aggregate
 from generator.cache import Scan, load_scan, scan_results
-from generator.charts import Chart, render_charts
 from generator.errors import BuildError, InvalidResults
-from generator.export import DOWNLOAD_KINDS, download_name, downloads, month
-from generator.history import FEED_PATH, atom_feed, history
-from generator.pages import TEMPLATES_DIR, Page, large_folders, model_title, nav, render_pages, suite_benchmark
 from generator.results import LoadedResult, LoadReport
-from generator.settings import load_settings
 from runners import __version__
-from runners.schema import Problem, json_schema
+from runners.schema import Problem
+
+if TYPE_CHECKING:
+    from generator.charts import Chart
+    from generator.pages import Page
+
+# The modules that aggregate, chart and render (altair, ruptures and scipy, jinja2: seconds of imports) are
+# imported only when something changed, so that a rebuild with nothing to do stays quick.
 
 ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES_DIR = ROOT / "site_templates"  # generator.pages.TEMPLATES_DIR
 BASE_CONFIG = ROOT / "mkdocs.yml"
 COPIES = "results"  # the copies of the result files, under the site's data/ folder
 ASSETS_DIR = TEMPLATES_DIR / "assets"  # copied into the site as assets/ (tablesort, benchsite.js, benchsite.css)
@@ -186,6 +189,12 @@ def generate(
         validate(previous, strict)
         log("nothing changed since the last build; docs folder kept")
         return work_dir / "mkdocs.yml"
+    from generator.aggregate import aggregate
+    from generator.charts import render_charts
+    from generator.history import FEED_PATH, atom_feed, history
+    from generator.pages import large_folders, model_title, nav, render_pages, suite_benchmark
+    from generator.settings import load_settings
+
     with phase("load"):
         report = load_scan(scan, work_dir / "cache" / "results.sqlite")
     validate(report, strict)
@@ -324,6 +333,9 @@ def data_files(
     ``kept`` is the data folder of the last build: a month none of whose files changed keeps its downloads from
     there (``kept/downloads.json`` says what each month was made from) instead of flattening its runs again.
     """
+    from generator.export import DOWNLOAD_KINDS, download_name, downloads, month
+    from runners.schema import json_schema
+
     by_month: dict[str, list[LoadedResult]] = {}
     for loaded in results:
         by_month.setdefault(month(loaded), []).append(loaded)
