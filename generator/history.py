@@ -10,6 +10,7 @@ the newest points one by one and older ones averaged into buckets.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import statistics
 from collections.abc import Callable, Sequence
@@ -150,6 +151,17 @@ class Regression:
         return (self.mean_after - self.mean_before) / self.mean_before
 
 
+@dataclass(frozen=True)
+class Band:
+    """One level of a series (between detected changes) and the run-to-run noise around it."""
+
+    start: datetime
+    end: datetime
+    mean: float
+    low: float
+    high: float
+
+
 @dataclass
 class Series:
     bench: BenchmarkAggregate
@@ -158,6 +170,20 @@ class Series:
     points: list[Point]
     shown: list[Point | Bucket] = field(default_factory=list)
     regressions: list[Regression] = field(default_factory=list)
+    bands: list[Band] = field(default_factory=list)
+    needed: int = 0  # runs the detector needs before it can check this series
+
+    @property
+    def checked(self) -> bool:
+        """True when the series has enough runs for the detector to look for a change."""
+        return len(self.points) >= self.needed
+
+    @property
+    def status(self) -> str:
+        """Say what the detector could do: 'n regression(s)', 'checked, no change' or 'not enough history (n of m runs)'."""
+        if not self.checked:
+            return f"not enough history ({len(self.points)} of {self.needed} runs)"
+        return f"{len(self.regressions)} regression(s)" if self.regressions else "checked, no change"
 
     @property
     def key(self) -> str:
@@ -181,10 +207,26 @@ class HistoryPage:
 @dataclass
 class History:
     pages: list[HistoryPage]
+    single: list[Series] = field(default_factory=list)  # series of one run: no page, but counted as not checked
 
     @property
     def series(self) -> list[Series]:
+        """The series with a page (two runs or more)."""
         return [s for page in self.pages for s in page.series]
+
+    @property
+    def every_series(self) -> list[Series]:
+        return self.series + self.single
+
+    @property
+    def checked(self) -> list[Series]:
+        """The series with enough runs for the detector to look for a change."""
+        return [s for s in self.every_series if s.checked]
+
+    @property
+    def unchecked(self) -> list[Series]:
+        """The series with too few runs to detect anything."""
+        return [s for s in self.every_series if not s.checked]
 
     @property
     def regressions(self) -> list[Regression]:
@@ -210,7 +252,7 @@ def _points(runs: list[LoadedResult], metric: Metric) -> list[Point]:
 
 def history(agg: Aggregate, settings: HistorySettings) -> History:
     """Build every series, detect its regressions and choose the rows its page shows."""
-    pages = []
+    pages, single = [], []
     for bench in agg.benchmarks:
         by_config: dict[str, dict[str, tuple[Metric, list[LoadedResult]]]] = {}
         for loaded in bench.runs:
@@ -223,13 +265,13 @@ def history(agg: Aggregate, settings: HistorySettings) -> History:
             series = []
             for metric, runs in metrics.values():
                 points = _points(runs, metric)
-                if len(points) >= 2:
-                    s = Series(bench, config, metric, points, downsample(points, settings))
-                    s.regressions = regressions(s, settings)
-                    series.append(s)
+                s = Series(bench, config, metric, points, downsample(points, settings), needed=2 * settings.min_segment)
+                s.regressions = regressions(s, settings)
+                s.bands = noise_bands(points, settings)
+                (series if len(points) >= 2 else single).append(s)
             if series:
                 pages.append(HistoryPage(bench, config, series))
-    return History(pages)
+    return History(pages, single)
 
 
 # --- detection ------------------------------------------------------------------------
@@ -282,6 +324,24 @@ def regressions(series: Series, settings: HistorySettings) -> list[Regression]:
         if worse:
             found.append(Regression(series, series.points[k - 1], series.points[k], mean_before, mean_after, p_value))
     return found
+
+
+def noise_bands(points: list[Point], settings: HistorySettings) -> list[Band]:
+    """Return each level of a series with its noise band: mean ± max(2 sigma, the smallest change that counts).
+
+    sigma is the series' own run-to-run noise (noise_sigma); a move inside the band is noise to the detector too.
+    """
+    values = [p.value for p in points]
+    if not values:
+        return []
+    sigma = noise_sigma(values)
+    bounds = [0, *(k for k, *_ in shifts(values, settings)), len(values)]
+    bands = []
+    for start, end in itertools.pairwise(bounds):
+        mean = statistics.fmean(values[start:end])
+        half = max(2 * sigma, settings.min_relative_change * abs(mean))
+        bands.append(Band(points[start].started_utc, points[end - 1].started_utc, mean, mean - half, mean + half))
+    return bands
 
 
 def downsample(points: list[Point], settings: HistorySettings) -> list[Point | Bucket]:
