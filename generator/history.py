@@ -94,7 +94,7 @@ def configuration(result: Result) -> str:
 
 @dataclass
 class Point:
-    """One night: the mean of one repeat group's values (each repeat a sample)."""
+    """One run of a setup: the mean of its repeat group's values (each repeat a sample); nightly suites make one a night."""
 
     started_utc: datetime
     samples: list[float]
@@ -265,6 +265,8 @@ def history(agg: Aggregate, settings: HistorySettings) -> History:
             series = []
             for metric, runs in metrics.values():
                 points = _points(runs, metric)
+                if not points:  # e.g. a time to target no run reached: nothing to follow
+                    continue
                 s = Series(bench, config, metric, points, downsample(points, settings), needed=2 * settings.min_segment)
                 s.regressions = regressions(s, settings)
                 s.bands = noise_bands(points, settings)

@@ -169,3 +169,15 @@ def test_pytorch_and_tensorflow_of_one_benchmark_share_a_chart_coloured_by_frame
         assert unit["encoding"]["color"]["field"] == "framework"
         assert {row["framework"] for row in unit["data"]["values"]} == {"pytorch", "tensorflow"}
         assert "pytorch + tensorflow" in subtitle(spec.chart.to_dict())
+
+
+# --- 13: not enough history is not "no change" ---------------------------------------
+
+
+def test_a_series_too_short_to_check_says_so_and_is_not_counted_as_checked():
+    series = throughput_history([232.08, 232.23])
+    assert not series.checked and series.status == "not enough history (2 of 10 runs)"
+    agg = aggregate([inference_night(datetime(2026, 11, 1, 2) + timedelta(days=i), 100.0, i) for i in range(10)])
+    found = history(agg, HistorySettings())
+    assert found.every_series and found.checked == found.every_series and not found.unchecked
+    assert {s.status for s in found.every_series} == {"checked, no change"}

@@ -226,6 +226,21 @@ def test_history_page_has_a_chart_and_a_table_per_metric(built):
     assert len(body_rows(planted[planted.index("<table") :])) == 40  # every night of the series
 
 
+def test_regressions_page_counts_checked_series_apart_from_those_without_enough_history(built):
+    site, _ = built
+    html = page(site, "regressions.html")
+    summary = re.sub(r"<[^>]+>", "", re.search(r'id="regressions-summary">(.*?)</p>', html, re.S).group(1))
+    statuses = [row[-1] for row in body_rows(section(html, "every-series"))]
+    unchecked = [s for s in statuses if re.fullmatch(r"not enough history \([1-9] of 10 runs\)", s)]
+    assert statuses.count("checked, no change") == 2 and statuses.count("1 regression(s)") == 2  # the 40-run fixtures
+    assert unchecked and len(unchecked) + 4 == len(statuses)  # every single-run series says so, none says "no change"
+    assert summary == (
+        f"{len(statuses)} series: 4 checked (2 with a regression, 2 checked, no change); "
+        f"{len(unchecked)} with not enough history to check (fewer than 10 runs)."
+    )
+    assert "No regression detected in" not in html
+
+
 # --- versions ------------------------------------------------------------------------------
 
 
