@@ -82,7 +82,8 @@ def test_model_page_shows_the_fixture_numbers(built):
     assert a100[3] == "97.5 ± 0" and a100[4] == "99"  # accuracy mean ± std over the seeds, top-5
     assert a100[5] == "6.2 olympic"  # olympic mean of 9.4, 5.1, 6.2
     b32 = cells(row_with(digits, "<td>32</td>", "inference.yaml"))
-    assert b32[:9] == ["32", "32x32", "2909.09", "11", "10.78", "12.1", "12.65", "14.3", "200"]
+    assert b32[:8] == ["32", "32x32", "2909.09", "11", "10.78", "12.1", "12.65", "14.3"]
+    assert b32[8].startswith("more200 samples")  # sample count and source folded into the row's details
     b1 = cells(row_with(digits, "<td>1</td>", "inference.yaml"))
     assert b1[7] == "1.625"  # p99 at batch 1
 
@@ -247,8 +248,8 @@ def test_performance_page_groups_tables_per_accelerator_and_precision(built):
     assert "NVIDIA A100-SXM4-80GB · tf32" in labels and "NVIDIA A100-SXM4-80GB · amp" in labels
     assert any(label.startswith("CPU: Intel") and label.endswith("· fp32") for label in labels)
     training = cells(row_with(perf, "digits-a100-convergence-2.yaml", "1x NVIDIA A100"))
-    # model, framework, accelerator and count, precision, accuracy, time to train, throughput, framework version, dataset, driver
-    assert training[:10] == [
+    # model, framework, accelerator and count, precision, accuracy, time to train, throughput, driver, runs; then the details
+    assert training[:9] == [
         "ResNet-10-T on digits",
         "pytorch",
         "1x NVIDIA A100-SXM4-80GB",
@@ -256,10 +257,10 @@ def test_performance_page_groups_tables_per_accelerator_and_precision(built):
         "97.5 ± 0 top1",
         "6.2 s",
         "812.4",
-        "2.14.1",
-        "digits sklearn-digits-v1",
         "550.54.15",
+        "3",
     ]
+    assert training[9] == "morepytorch 2.14.1digits sklearn-digits-v1"  # framework version and dataset
     tf32_8 = cells(row_with(perf, "effnet-throughput-tf32-8gpu.yaml"))
     assert tf32_8[2:8] == ["8x NVIDIA A100-SXM4-80GB", "tf32", "256", "9119", MISSING, "7.54x weak"]
     b8 = cells(row_with(perf, "<td>8</td>", "inference.yaml"))

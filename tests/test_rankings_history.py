@@ -90,9 +90,11 @@ def test_valid_flops_page_recomputes_by_hand(built):
     rows = body_rows(html)
     # H100: 30000 samples/s x 3 x 8.18 GFLOPs = 736.2 TFLOPS; (0.75 / 0.763)^5 = 0.9177; VFLOPS = 675.6 T
     assert rows[0][0] == "1" and "H100" in rows[0][1]
-    assert rows[0][2:9] == ["30000", "8.18 G", "24.54 G", "736.2 T", "75 %", "0.9177", "675.6 T"]
-    assert rows[1][2:9] == ["20000", "8.18 G", "24.54 G", "490.8 T", "76.3 %", "1", "490.8 T"]
-    assert rows[2][8] == "64.64 T"  # 2600 x 24.54e9 x (0.765 / 0.763)^5
+    # the ranked VFLOPS first, then FLOPS, achieved, the quality factor, throughput, training FLOPs; forward FLOPs in the details
+    assert rows[0][2:8] == ["675.6 T", "736.2 T", "75 %", "0.9177", "30000", "24.54 G"]
+    assert rows[1][2:8] == ["490.8 T", "490.8 T", "76.3 %", "1", "20000", "24.54 G"]
+    assert all(r[8].startswith("moreForward FLOPs/sample 8.18 G") for r in rows)
+    assert rows[2][2] == "64.64 T"  # 2600 x 24.54e9 x (0.765 / 0.763)^5
     assert "VFLOPS = FLOPS \u00d7 (achieved_quality / target_quality)" in page(site, "rankings/valid-flops.html")
     assert "no model_flops_per_sample" in html and "r50-t4x1-fp32-conv-noflops.yaml" in html
 
