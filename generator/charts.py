@@ -431,13 +431,17 @@ def history_title(series: Any) -> str:
 
 def history_spec(series: Any) -> ChartSpec:
     """Chart one history series (a generator.history.Series) per run, with its noise band; regressions in red."""
-    rows = [{"started": p.started_utc.isoformat(), "value": p.value, "kind": type(p).__name__, "framework": "run"} for p in series.shown]
-    bands = [{"from": b.start.isoformat(), "to": b.end.isoformat(), "low": b.low, "high": b.high, "mean": b.mean} for b in series.bands]
-    values = [r["value"] for r in rows] + [b["low"] for b in bands] + [b["high"] for b in bands]
+    rows = [{"started": p.started_utc.isoformat(), "value": p.value, "kind": type(p).__name__} for p in series.shown]
+    # every band sets the axis (a small move never fills it), but only a band whose noise was estimated is drawn
+    values = [r["value"] for r in rows] + [b.low for b in series.bands] + [b.high for b in series.bands]
+    bands = [
+        {"from": b.start.isoformat(), "to": b.end.isoformat(), "low": b.low, "high": b.high, "mean": b.mean}
+        for b in series.bands
+        if b.estimated
+    ]
     ticks = nice_ticks(min(values), max(values))
     metric = series.metric
-    times = [p.started_utc for p in series.shown]
-    x_scale, x_axis = alt.Scale(type="utc"), time_axis(times)
+    x_scale, x_axis = alt.Scale(type="utc"), time_axis([p.started_utc for p in series.shown])
     x = alt.X("started:T", title="run started (UTC)", scale=x_scale, axis=x_axis)
     y = alt.Y(
         "value:Q",
@@ -445,27 +449,34 @@ def history_spec(series: Any) -> ChartSpec:
         scale=alt.Scale(domain=[ticks[0], ticks[-1]], zero=False, nice=False),
         axis=alt.Axis(values=ticks, format=_tick_format(ticks)),
     )
-    band = (
-        alt.Chart(alt.Data(values=bands))
-        .mark_rect(color="#9e9e9e", opacity=0.25)
-        .encode(x=alt.X("from:T", title="run started (UTC)", scale=x_scale, axis=x_axis), x2="to:T", y=alt.Y("low:Q"), y2="high:Q")
-    )
-    level = alt.Chart(alt.Data(values=bands)).mark_rule(color="#757575", strokeDash=[2, 2]).encode(x="from:T", x2="to:T", y="mean:Q")
     line = alt.Chart(alt.Data(values=rows)).mark_line(point=True).encode(x=x, y=y)
-    layers = [band, level, line]
+    layers = [line]
+    if bands:
+        band = (
+            alt.Chart(alt.Data(values=bands))
+            .mark_rect(color="#9e9e9e", opacity=0.25)
+            .encode(x=alt.X("from:T", title="run started (UTC)", scale=x_scale, axis=x_axis), x2="to:T", y=alt.Y("low:Q"), y2="high:Q")
+        )
+        level = alt.Chart(alt.Data(values=bands)).mark_rule(color="#757575", strokeDash=[2, 2]).encode(x="from:T", x2="to:T", y="mean:Q")
+        layers = [band, level, line]
     marks = [{"started": r.after.started_utc.isoformat()} for r in series.regressions]
     if marks:
         layers.append(alt.Chart(alt.Data(values=marks)).mark_rule(color="#c62828", strokeDash=[4, 4]).encode(x="started:T"))
-    title = _title(f"{metric.name} per run", history_title(series))
-    chart = alt.layer(*layers, title=title).properties(width=WIDTH, height=HEIGHT)
+    chart = alt.layer(*layers, title=_title(f"{metric.name} per run", history_title(series))).properties(width=WIDTH, height=HEIGHT)
+    noise = (
+        "The grey band is the noise around each level (the dotted line): a move inside it is not a change. "
+        "Dashed red lines mark detected regressions."
+        if bands
+        else f"Too few runs ({len(series.points)}) to estimate the noise or look for a change; the axis spans at least the "
+        "smallest change that counts around the mean, so a small move does not look like a cliff."
+    )
     return ChartSpec(
         path=f"charts/history-{series.bench.slug}-{series.key}.svg",
         kind="history",
         group=series.config,
-        alt=f"Line chart of {metric.name} in {metric.unit} against the start time of each run for {series.config}, "
-        "with a grey band of run-to-run noise.",
-        caption=f"{metric.name} per run ({series.config}); older runs averaged in buckets. The grey band is the noise around "
-        "each level (the dotted line): a move inside it is not a change. Dashed red lines mark detected regressions.",
+        alt=f"Line chart of {metric.name} in {metric.unit} against the start time of each run for {series.config}"
+        + (", with a grey band of run-to-run noise." if bands else "."),
+        caption=f"{metric.name} per run ({series.config}); older runs averaged in buckets. {noise}",
         chart=chart,
     )
 

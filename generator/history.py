@@ -160,6 +160,7 @@ class Band:
     mean: float
     low: float
     high: float
+    estimated: bool  # False with too few runs to estimate the noise: then only the smallest change that counts
 
 
 @dataclass
@@ -336,13 +337,14 @@ def noise_bands(points: list[Point], settings: HistorySettings) -> list[Band]:
     values = [p.value for p in points]
     if not values:
         return []
-    sigma = noise_sigma(values)
+    estimated = len(values) >= 2 * settings.min_segment
+    sigma = noise_sigma(values) if estimated else 0.0
     bounds = [0, *(k for k, *_ in shifts(values, settings)), len(values)]
     bands = []
     for start, end in itertools.pairwise(bounds):
         mean = statistics.fmean(values[start:end])
         half = max(2 * sigma, settings.min_relative_change * abs(mean))
-        bands.append(Band(points[start].started_utc, points[end - 1].started_utc, mean, mean - half, mean + half))
+        bands.append(Band(points[start].started_utc, points[end - 1].started_utc, mean, mean - half, mean + half, estimated))
     return bands
 
 

@@ -100,8 +100,19 @@ def test_a_tiny_wiggle_sits_inside_a_noise_band_on_an_axis_of_three_or_more_tick
     assert len(ticks) >= 3
     # the move takes a small part of the axis: the axis spans at least the band of the smallest change that counts (3 %)
     assert (232.23 - 232.08) / (high - low) < 0.05 and high - low >= 2 * 0.03 * 232
+    # two runs cannot estimate the noise: no band is drawn, the caption says so
+    assert not [unit for unit in layers(spec) if unit["mark"]["type"] == "rect"]
+    assert "Too few runs (2) to estimate the noise" in history_spec(series).caption
+
+
+def test_a_checked_history_draws_its_noise_band_around_each_level():
+    rates = [232.0 + (0.1 if i % 2 else -0.1) for i in range(12)]
+    series = throughput_history(rates)
+    spec = history_spec(series).chart.to_dict()
     band = next(unit for unit in layers(spec) if unit["mark"]["type"] == "rect")
-    assert all(b["low"] <= 232.08 and b["high"] >= 232.23 for b in band["data"]["values"])
+    (level,) = band["data"]["values"]
+    assert level["low"] <= min(rates) and level["high"] >= max(rates)  # every run inside: noise, not a change
+    assert len(y_axis(spec)["axis"]["values"]) >= 3
 
 
 def test_quality_near_one_gets_distinct_tick_labels():

@@ -237,8 +237,8 @@ def test_regressions_page_counts_checked_series_apart_from_those_without_enough_
     assert statuses.count("checked, no change") == 2 and statuses.count("1 regression(s)") == 2  # the 40-run fixtures
     assert unchecked and len(unchecked) + 4 == len(statuses)  # every single-run series says so, none says "no change"
     assert summary == (
-        f"{len(statuses)} series: 4 checked (2 with a regression, 2 checked, no change); "
-        f"{len(unchecked)} with not enough history to check (fewer than 10 runs)."
+        f"{len(statuses)} series: 4 checked (2 with a regression, 2 with no change); "
+        f"{len(unchecked)} not checked, with not enough history (fewer than 10 runs)."
     )
     assert "No regression detected in" not in html
 
