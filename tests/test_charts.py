@@ -92,7 +92,7 @@ def y_axis(spec: dict) -> dict:
     return line["encoding"]["y"]
 
 
-def test_a_tiny_wiggle_sits_inside_a_noise_band_on_an_axis_of_three_or_more_ticks():
+def test_a_tiny_wiggle_of_two_runs_is_a_small_move_on_an_axis_of_three_or_more_ticks():
     series = throughput_history([232.08, 232.23])  # a 0.06 % move
     spec = history_spec(series).chart.to_dict()
     y = y_axis(spec)
