@@ -439,8 +439,10 @@ def history_spec(series: Any) -> ChartSpec:
         for b in series.bands
         if b.estimated
     ]
-    ticks = nice_ticks(min(values), max(values))
     metric = series.metric
+    if metric.unit == "fraction":  # a quality cannot pass 1: neither may its axis
+        values = [min(v, 1.0) for v in values]
+    ticks = nice_ticks(min(values), max(values))
     x_scale, x_axis = alt.Scale(type="utc"), time_axis([p.started_utc for p in series.shown])
     x = alt.X("started:T", title="run started (UTC)", scale=x_scale, axis=x_axis)
     y = alt.Y(

@@ -115,10 +115,21 @@ def test_a_checked_history_draws_its_noise_band_around_each_level():
     assert len(y_axis(spec)["axis"]["values"]) >= 3
 
 
-def test_quality_near_one_gets_distinct_tick_labels():
+def test_quality_near_one_gets_distinct_tick_labels_and_an_axis_that_stops_at_one():
     ticks = nice_ticks(0.9705, 0.9851)
     assert len(ticks) >= 3 and len({f"{t:.3f}" for t in ticks}) == len(ticks)
     assert ticks[0] <= 0.9705 and ticks[-1] >= 0.9851
+
+    def quality(data: dict, value: float, n: int) -> None:
+        data["run"]["started_utc"] = f"2026-11-{n + 1:02d}T02:00:00Z"
+        data["run"]["finished_utc"] = f"2026-11-{n + 1:02d}T03:00:00Z"
+        data["run"]["repeat"]["group"] = f"q-{n}"
+        data["training"]["final_metrics"]["top1"] = value
+
+    runs = [variant("convergence.yaml", lambda d, v=v, n=n: quality(d, v, n), f"q{n}.yaml") for n, v in enumerate([0.978, 0.978])]
+    series = next(s for s in history(aggregate(runs), HistorySettings()).series if s.metric.name == "final quality")
+    axis = y_axis(history_spec(series).chart.to_dict())["axis"]
+    assert len(axis["values"]) >= 3 and axis["values"][-1] <= 1.0 and axis["values"][0] < 0.978  # not one tick "1"
 
 
 def test_one_time_format_on_the_history_axis_and_points_called_runs():
