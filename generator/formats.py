@@ -50,7 +50,8 @@ def scaling(factor: float | None, kind: str, devices: int, unit: str = "GPU") ->
     """Print a scaling factor so it cannot be read as a device count: '7.54 (weak scaling, 8 GPUs)', '1.00 (1 GPU)'."""
     if factor is None:
         return MISSING
-    count = f"{devices} {unit}{'s' if devices != 1 else ''}"
+    plural = unit + ("es" if unit.endswith("s") else "s")
+    count = f"{devices} {unit if devices == 1 else plural}"
     if devices == 1:
         return f"{factor:.2f} ({count})"
     return f"{factor:.2f} ({kind + ' ' if kind else ''}scaling, {count})"
