@@ -337,3 +337,10 @@ def test_data_page_shows_no_absolute_local_path(site):
     skipped = data[data.index('id="skipped-files"') :]
     assert "<code>bad/p99-below-p95.yaml</code>" in skipped
     assert str(tmp) not in data and str(DATA) not in data
+
+
+def test_model_page_inference_tables_state_the_top1_of_the_timed_weights(site):
+    site, _ = site
+    model = tagged(page(site, "models/resnet50-v1.5.html"))
+    assert "700 W limit), pytorch, amp-fp16, imagenet ilsvrc2012; top1 of the timed weights 77.31 % (n=1)" in model
+    assert "top1 of the timed weights not recorded" in tagged(page(site, "models/digits-resnet10t.html"))
