@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from generator.aggregate import Aggregate, BenchmarkAggregate, LatencyRow, ThroughputRow, accelerator_name
+from generator.aggregate import Aggregate, BenchmarkAggregate, LatencyRow, ThroughputRow, accelerator_name, setup_of
 from generator.charts import Chart, group_label
 from generator.errors import BuildError
 from generator.features import feature_support
@@ -152,7 +152,7 @@ def environment(links: dict[str, str], settings: Settings | None = None) -> jinj
         return scaling_text(row.scaling, row.scaling_kind, row.setup.devices, row.setup.unit)
 
     env.globals["source_href"] = source_href
-    env.globals.update(runs_marks=runs_marks, point_marks=point_marks, scaling_of=scaling_of, mark_titles=MARK_TITLES)
+    env.globals.update(runs_marks=runs_marks, point_marks=point_marks, scaling_of=scaling_of, mark_titles=MARK_TITLES, setup_of=setup_of)
     env.globals["group_label"] = group_label
     return env
 
