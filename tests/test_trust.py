@@ -19,6 +19,7 @@ from generator.aggregate import aggregate, setup_label, setup_of
 from generator.build import build
 from generator.derived import Summary
 from generator.formats import MISSING, duration, exact_seconds, latency_marks, scaling, summary_marks
+from generator.history import configuration
 from generator.leaderboard import leaderboards
 from generator.pages import relative_to_results
 from generator.rankings import device_rankings, inference_rankings, training_rankings, vflops_rankings
@@ -344,3 +345,10 @@ def test_model_page_inference_tables_state_the_top1_of_the_timed_weights(site):
     model = tagged(page(site, "models/resnet50-v1.5.html"))
     assert "700 W limit), pytorch, amp-fp16, imagenet ilsvrc2012; top1 of the timed weights 77.31 % (n=1)" in model
     assert "top1 of the timed weights not recorded" in tagged(page(site, "models/digits-resnet10t.html"))
+
+
+def test_a_history_never_joins_two_power_limits(tmp_path):
+    """A power cap is another setup: a 250 W night after 400 W nights starts its own series, not a 'regression'."""
+    full = read_result(_variant(tmp_path, "full", lambda d: None))
+    capped = read_result(_variant(tmp_path, "capped", lambda d: d["environment"]["accelerators"]["devices"][0].update(power_limit_w=250.0)))
+    assert configuration(full) != configuration(capped) and "400 W limit" in configuration(full)
