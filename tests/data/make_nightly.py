@@ -23,7 +23,7 @@ import yaml
 from runners.datasets import DatasetInfo
 from runners.record import RunSpec
 from runners.schema import Launch, Mode, Repeat, Result
-from runners.suites import load_suite
+from runners.suites import config_hash, load_suite
 from runners.worker import _dataset_record
 from runners.writing import write_result
 
@@ -112,7 +112,7 @@ def result(spec: RunSpec, gpu: str, started: datetime, duration_s: float) -> dic
         duration_s=duration_s,
         repeat=spec.repeat.model_dump(),
     )
-    data["provenance"].update(command=spec.command, seed=spec.seed)
+    data["provenance"].update(command=spec.command, config_hash=config_hash(spec.resolved_config()), seed=spec.seed)
     env = data["environment"]
     env["host"].update(hostname=host, cpu_model="AMD EPYC 7742 64-Core Processor", logical_cores=256, ram_gib=2015.6)
     env["device"] = "cuda"
