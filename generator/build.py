@@ -91,6 +91,7 @@ def generate(
     deployed with mike has that file, so a plain build leaves the selector off.
     """
     work_dir = Path(work_dir or DEFAULT_WORK_DIR).resolve()
+    results = [Path(r) for r in results]
     scan = scan_results(results)
     stamp = BuildStamp(work_dir / "cache" / "build.json", inputs_fingerprint(scan, site_dir, versioned))
     if (previous := stamp.unchanged(work_dir / "docs")) is not None:
@@ -104,7 +105,7 @@ def generate(
     nightly = history(agg, settings.history)
     charts = render_charts(agg, work_dir / "cache" / "charts", nightly)
     links = published_paths(report.results)
-    pages = render_pages(agg, charts, links, report.problems, settings, nightly)
+    pages = render_pages(agg, charts, links, report.problems, settings, nightly, results)
     files = docs_files(pages, charts, report.results, links)
     files[FEED_PATH] = atom_feed(nightly, lambda bench: model_title(bench, suite_benchmark(bench)), links, agg.latest_utc)
     sync_tree(files, work_dir / "docs")

@@ -22,7 +22,7 @@ import numpy as np
 import ruptures
 from scipy import stats
 
-from generator.aggregate import Aggregate, BenchmarkAggregate, accelerator_name, driver_version, slugify
+from generator.aggregate import Aggregate, BenchmarkAggregate, accelerator_name, driver_version, power_limit, slugify
 from generator.results import LoadedResult
 from generator.settings import HistorySettings
 from runners.schema import Mode, Result, Status
@@ -83,8 +83,9 @@ def configuration(result: Result) -> str:
     """Name what must stay fixed along one history; driver, host and framework version may change (and are shown)."""
     precision = result.inference.precision if result.run.mode is Mode.inference else result.run.precision
     devices = result.environment.launch.world_size
+    watts = f" ({power_limit(result)} W limit)" if power_limit(result) else ""  # a power cap is another setup, never a regression
     return (
-        f"{result.run.mode.value}, {devices}x {accelerator_name(result)}, {result.run.framework}, {precision}, "
+        f"{result.run.mode.value}, {devices}x {accelerator_name(result)}{watts}, {result.run.framework}, {precision}, "
         f"{result.dataset.name} {result.dataset.version}"
     )
 

@@ -26,13 +26,14 @@ ERROR_TAIL_LINES = 20
 
 def _prepare_dataset(spec: RunSpec) -> DatasetInfo:
     ds = spec.benchmark.dataset
-    if ds.name == "digits":
+    if ds.reader == "digits":
         return prepare_digits(spec.cache_dir, ds.image_size)
-    if ds.name == "imagefolder":
+    if ds.reader == "imagefolder":
         if spec.data_dir is None:
             raise RunFailure(f"benchmark {spec.benchmark.name!r} reads an image folder: pass --data /path/to/imagenet")
-        return describe_image_folder(spec.data_dir, name="imagefolder", version=ds.version or "unversioned", checksum_files=False)
-    raise RunFailure(f"unknown dataset {ds.name!r}")
+        # the result names the dataset the suite declares (e.g. imagenet), not the loader that read it
+        return describe_image_folder(spec.data_dir, name=ds.name, version=ds.version or "unversioned", checksum_files=False)
+    raise RunFailure(f"unknown dataset loader {ds.reader!r}")
 
 
 def _dataset_record(info: DatasetInfo | None, spec: RunSpec) -> Dataset:

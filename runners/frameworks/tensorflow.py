@@ -48,6 +48,7 @@ from runners.frameworks.base import (
 if TYPE_CHECKING:
     from runners.suites import TrainingSpec
 
+RANDOM_INIT = "random-init (no trained weights of this benchmark in the cache; run its convergence mode first)"
 KERAS_POLICIES = {"fp32": "float32", "tf32": "float32", "amp-fp16": "mixed_float16", "amp-bf16": "mixed_bfloat16", "int8": "float32"}
 PRECISIONS = tuple(KERAS_POLICIES)
 INT8_REPRESENTATIVE_IMAGES = 256
@@ -335,6 +336,8 @@ class TensorFlowBackend(Backend):
                 self._build_optimizer()
         if not train and self.spec.precision == "int8":
             self._quantize()
+        elif not train and self.dataset is not None:  # real data: time the trained weights, if a convergence run left them
+            self.weights = self._load_trained_weights() or RANDOM_INIT
 
     def _build_optimizer(self) -> None:
         cfg = self.spec.benchmark.training
@@ -568,13 +571,29 @@ class TensorFlowBackend(Backend):
         tmp.parent.rmdir()
         write_json_atomic(folder / "meta.json", meta)
 
-    def _trained_weights(self) -> str:
-        """Load the weights a convergence run of this benchmark left, or train here until the target (off the clock)."""
+    def _load_trained_weights(self) -> str | None:
+        """Load the weights a convergence run of this benchmark left in the cache; return which, or None without any."""
         folder = weights_dir(self.spec)
         meta = read_json(folder / "meta.json")
-        if meta is not None and (folder / "model.weights.h5").is_file():
-            self.model.load_weights(folder / "model.weights.h5")
-            return f"trained by run {meta['run_id']} ({meta['precision']}, {meta['epochs']} epochs)"
+        if meta is None or not (folder / "model.weights.h5").is_file():
+            return None
+        self.model.load_weights(folder / "model.weights.h5")
+        return f"trained by run {meta['run_id']} ({meta['precision']}, {meta['epochs']} epochs)"
+
+    def timed_model_quality(self) -> dict[str, float]:
+        """Top-1 on the validation set of the very model the sweep times, in its precision, off the clock."""
+        if self.interpreter is not None:  # INT8: measured with its fp32 reference when quantizing
+            return {}
+        if not hasattr(self, "val_data"):
+            _, _, self.val_labels = list_image_folder(self.dataset.root / "val")
+            self.val_data = self._val_dataset(max(self.spec.benchmark.training.batch_size, 128))
+        logits = self._predict_all(self._forward)
+        return {"top1": float((logits.argmax(axis=1) == np.asarray(self.val_labels)).mean())}
+
+    def _trained_weights(self) -> str:
+        """Load the weights a convergence run of this benchmark left, or train here until the target (off the clock)."""
+        if (loaded := self._load_trained_weights()) is not None:
+            return loaded
         bench = self.spec.benchmark
         with self.strategy.scope():
             self._build_optimizer()

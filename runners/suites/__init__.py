@@ -33,11 +33,31 @@ class QualityTarget(_Spec):
     value: Annotated[float, Field(gt=0)]
 
 
+LOADERS = ("digits", "imagefolder")
+
+
 class DatasetSpec(_Spec):
-    name: str = Field(description="'digits' (bundled with scikit-learn), 'imagefolder' (a path the user gives) or 'synthetic'.")
+    name: str = Field(
+        description="The dataset's identity, recorded in every result and matched by the site's quality targets "
+        "(e.g. 'imagenet'); 'digits' (bundled with scikit-learn) or 'imagefolder' also name their loader."
+    )
+    loader: Literal["digits", "imagefolder"] | None = Field(
+        None, description="How the data is read: 'imagefolder' (train/ and val/ under --data) or 'digits'; default: the name."
+    )
     version: str | None = Field(None, description="Release id of the data; required for an image folder.")
     image_size: Annotated[int, Field(ge=8)] = 224
     num_classes: Annotated[int, Field(ge=2)] | None = None
+
+    @model_validator(mode="after")
+    def _known_loader(self) -> DatasetSpec:
+        if self.loader is None and self.name not in LOADERS:
+            raise ValueError(f"dataset {self.name!r} needs a loader: one of {', '.join(LOADERS)}")
+        return self
+
+    @property
+    def reader(self) -> str:
+        """The loader that reads this dataset ('digits' or 'imagefolder'); never part of its identity."""
+        return self.loader or self.name
 
 
 class TrainingSpec(_Spec):
