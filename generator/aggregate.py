@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from generator.derived import Summary, scaling, throughput_speedup, time_for_epochs
+from generator.formats import driver_and_power
 from generator.results import LoadedResult
 from runners.schema import InferencePoint, Mode, Result, Status
 
@@ -43,10 +44,7 @@ class Setup:
     @property
     def driver_and_power(self) -> str:
         """'driver 550.54.15, 400 W limit'; a CPU has neither; a GPU without a recorded value says so."""
-        if self.on_cpu:
-            return "none (CPU run)"
-        power = f"{self.power_limit} W limit" if self.power_limit else "power limit not recorded"
-        return f"driver {self.driver or 'not recorded'}, {power}"
+        return "none (CPU run)" if self.on_cpu else driver_and_power(self.driver, self.power_limit)
 
     @property
     def conditions(self) -> str:

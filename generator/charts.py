@@ -16,6 +16,7 @@ import vl_convert
 
 from generator.aggregate import Aggregate, BenchmarkAggregate, ConvergenceRow, InferenceTable, accelerator_name
 from generator.errors import BuildError
+from generator.formats import driver_and_power
 from runners.schema import PERCENTILE_KEYS
 
 WIDTH, HEIGHT = 560, 260
@@ -92,10 +93,11 @@ def setup_title(
 ) -> str:
     """Name the setup a chart shows: device (GPU or CPU and its model), driver, power limit, framework(s), precision(s).
 
-    Charts only; the lead reconciles it with the site's one setup-label function.
+    A chart may hold several frameworks and precisions of one device; the driver and power wording is the site's one.
     """
-    conditions = ", ".join(p for p in (f"driver {driver}" if driver else "", f"{power_limit} W limit" if power_limit else "") if p)
-    device = device_label(accelerator, kind, devices) + (f" ({conditions})" if conditions else "")
+    on_cpu = kind == "none" or accelerator.startswith("CPU")
+    conditions = "" if on_cpu or not (driver or power_limit) else f" ({driver_and_power(driver, power_limit)})"
+    device = device_label(accelerator, kind, devices) + conditions
     return f"{device} · {' + '.join(sorted(set(frameworks)))} · {', '.join(sorted(set(precisions)))}"
 
 
@@ -167,8 +169,8 @@ def figure_key(setup: Any) -> tuple[str, str, str, str]:
 def group_label(key: tuple[str, ...]) -> str:
     """Name a comparable group: 'NVIDIA A100 (driver 550.54.15, 400 W limit), imagenet ilsvrc2012, pytorch'."""
     accelerator, driver, power, dataset, *framework = key
-    conditions = ", ".join(p for p in (f"driver {driver}" if driver else "", f"{power} W limit" if power else "") if p)
-    return ", ".join([f"{accelerator}{f' ({conditions})' if conditions else ''}", dataset, *framework])
+    conditions = "" if accelerator.startswith("CPU") or not (driver or power) else f" ({driver_and_power(driver, power)})"
+    return ", ".join([f"{accelerator}{conditions}", dataset, *framework])
 
 
 def _by_figure(rows: list[Any]) -> list[tuple[tuple[str, ...], list[Any]]]:

@@ -9,6 +9,12 @@ MISSING = "\N{EN DASH}"
 _SI_PREFIXES = ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
 
+def driver_and_power(driver: str, power_limit: str) -> str:
+    """Name a GPU's conditions: 'driver 550.54.15, 400 W limit', saying which of the two was not recorded."""
+    power = f"{power_limit} W limit" if power_limit else "power limit not recorded"
+    return f"driver {driver or 'not recorded'}, {power}"
+
+
 def num(value: float | None, digits: int = 3) -> str:
     """Format a number with at most ``digits`` decimals; a dash for a missing one."""
     if value is None:
