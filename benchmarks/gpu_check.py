@@ -280,6 +280,7 @@ def step_install(check: Check) -> str:
                 _unzip_wheels(check, target)
                 how = f"wheels unzipped into {target.name} (pip failed); PYTHONPATH"
             check.env["PYTHONPATH"] = os.pathsep.join([*repo_path, str(target), *check.env["PYTHONPATH"].split(os.pathsep)[1:]])
+            sys.path.insert(0, str(target))  # this driver reads the result files with PyYAML too
         if not importable(check, NEEDED_IMPORTS):
             raise CheckError(f"{how}, but {', '.join(NEEDED_IMPORTS)} still do not import")
     loaded = python_json(check, IMPORT_CHECK, *SITE_STACK)
@@ -368,9 +369,11 @@ def step_validate(check: Check) -> str:
 
 
 def read_results(folder: Path) -> list[dict[str, Any]]:
+    if not folder.is_dir():
+        return []
     import yaml  # here: the driver itself needs nothing outside the standard library until the install step
 
-    return [yaml.safe_load(p.read_text()) for p in sorted(folder.glob("**/*.yaml"))] if folder.is_dir() else []
+    return [yaml.safe_load(p.read_text()) for p in sorted(folder.glob("**/*.yaml"))]
 
 
 def junit_outcomes(junit: Path) -> dict[str, str]:
