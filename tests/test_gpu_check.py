@@ -6,8 +6,10 @@ one process, and the offline install of the wheels it carries.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import platform
 import subprocess
 import sys
 import tarfile
@@ -153,3 +155,19 @@ def test_carried_wheels_install_offline_into_a_fresh_venv(tmp_path: Path):
     proc = subprocess.run([str(python), "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.split()[1] == "nightly-gpu", proc.stderr
     assert subprocess.run([str(python), "-c", "import torch"], env=env, capture_output=True).returncode != 0  # only the wheels
+
+
+@pytest.mark.skipif(not any(WHEELS.glob("*.whl")), reason="no .gpu-wheels/: run `bash benchmarks/gpu_wheels.sh` (needs network)")
+def test_without_pip_the_check_unzips_the_wheels_for_this_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "gpu_check", gpu_check)  # its dataclasses look their module up there
+    spec.loader.exec_module(gpu_check)
+    check = gpu_check.Check(
+        gpu_check.CPU_PLAN, sys.executable, tmp_path / "out", tmp_path, WHEELS, facts={"python": platform.python_version()}
+    )
+    gpu_check._unzip_wheels(check, tmp_path / "deps")
+    probe = "import pydantic, yaml, pytest, runners.schema; print(pydantic.__file__)"
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path / "deps")])}
+    proc = subprocess.run([sys.executable, "-S", "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith(str(tmp_path / "deps")), proc.stderr
