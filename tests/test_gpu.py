@@ -131,7 +131,8 @@ def test_a_real_run_records_nvml_telemetry(recorded):
         assert accelerators.kind == "nvidia" and accelerators.devices[0].name and accelerators.devices[0].driver_version
         gpu = result.telemetry.gpus[0]
         assert gpu.samples > 0
-        assert gpu.power_mean_w > 0 and gpu.energy_j > 0 and gpu.sm_clock_mean_mhz > 0 and gpu.memory_used_max_mib > 0, gpu
+        sampled = (gpu.power_mean_w, gpu.energy_j, gpu.sm_clock_mean_mhz, gpu.memory_used_max_mib)
+        assert all(value is not None and value > 0 for value in sampled), gpu
         assert result.telemetry.framework_peak_allocated_mib > 0
 
 
