@@ -34,6 +34,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         synthetic=args.synthetic,
         resume=args.resume,
         repeats=args.repeats,
+        precisions=args.precision or [],
+        window_scale=args.window_scale,
         torchrun=torchrun,
         tf_distribute=_tf_distribute(args, TfDistributeConfig),
         command=["benchsite", *sys.argv[1:]],
@@ -125,6 +127,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benchsite", description="Run deep-learning benchmarks and publish them as a static site.")
     parser.add_argument("--version", action="version", version=f"benchsite {__version__}")
@@ -143,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--repeats", type=_positive_int, default=1, metavar="N", help="convergence runs per configuration, seeds seed..seed+N-1"
     )
     run.add_argument("--resume", action="store_true", help="continue a killed convergence run from its last checkpoint")
+    run.add_argument("--precision", action="append", metavar="P", help="run this precision instead of each benchmark's list (repeatable)")
+    run.add_argument(
+        "--window-scale",
+        type=_fraction,
+        metavar="F",
+        help="measure throughput/inference windows shortened to this fraction (0 < F <= 1), for a quick check; recorded in provenance",
+    )
     dist = run.add_argument_group("multi-GPU / multi-node (torchrun)")
     dist.add_argument("--nproc-per-node", type=_positive_int, default=1, metavar="N", help="processes (GPUs) per node")
     dist.add_argument("--nnodes", type=_positive_int, default=1, metavar="N", help="number of nodes")

@@ -60,6 +60,7 @@ class RunSpec(BaseModel):
     synthetic: bool = Field(False, description="On-device random tensors instead of the dataset (throughput only).")
     resume: bool = False
     command: list[str]
+    window_scale: float | None = Field(None, description="Fraction of the suite's throughput/inference windows to measure.")
     launch: Launch = Launch(engine="local")
 
     def resolved_config(self) -> dict[str, Any]:
@@ -108,6 +109,7 @@ def provenance(spec: RunSpec) -> Provenance:
         command=spec.command,
         config_hash=config_hash(spec.resolved_config()),
         seed=spec.seed,
+        window_scale=spec.window_scale,
     )
 
 

@@ -106,6 +106,11 @@ class Provenance(Strict):
     command: list[str]
     config_hash: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
     seed: int
+    window_scale: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None,
+        description="Set when the run measured shortened windows: this fraction of the suite's throughput and inference "
+        "steps, iterations and seconds (benchsite run --window-scale); null when it measured the full windows.",
+    )
 
 
 # --- environment -----------------------------------------------------------

@@ -144,9 +144,11 @@ class PyTorchBackend(Backend):
         if on_gpu:
             torch.cuda.set_device(self.torch_device)
         self.world = self.spec.launch.world_size
-        if self.world > 1 and not dist.is_initialized():
+        # torchrun means DDP, even for one process: a 1-GPU torchrun run times the code path of the 8-GPU one
+        self.distributed = self.world > 1 or self.spec.launch.engine == "torchrun"
+        if self.distributed and not dist.is_initialized():
             dist.init_process_group(backend="nccl" if on_gpu else "gloo")
-        self.rank = dist.get_rank() if self.world > 1 else 0
+        self.rank = dist.get_rank() if self.distributed else 0
         seed_everything(self.spec.seed + self.rank)
         self.memory_format = torch.channels_last if self.spec.benchmark.options.channels_last else torch.contiguous_format
 
@@ -163,7 +165,7 @@ class PyTorchBackend(Backend):
         }
 
     def options(self) -> dict[str, Any]:
-        return {**super().options(), "cudnn_benchmark": torch.backends.cudnn.benchmark, "ddp": self.world > 1}
+        return {**super().options(), "cudnn_benchmark": torch.backends.cudnn.benchmark, "ddp": self.distributed}
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.autocast_dtype is None:
@@ -213,7 +215,7 @@ class PyTorchBackend(Backend):
         self.optimizer = OPTIMIZERS[cfg.optimizer](groups, self.base_lr, cfg)
         self.criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.train_model: torch.nn.Module = self.model
-        if self.world > 1:
+        if self.distributed:
             device_ids = [self.torch_device.index] if self.device.startswith("cuda") else None
             self.train_model = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
         if self.spec.benchmark.options.compile:
@@ -496,5 +498,5 @@ class PyTorchBackend(Backend):
         return torch.cuda.max_memory_allocated() / 2**20, torch.cuda.max_memory_reserved() / 2**20
 
     def close(self) -> None:
-        if self.world > 1 and dist.is_initialized():
+        if self.distributed and dist.is_initialized():
             dist.destroy_process_group()

@@ -28,6 +28,8 @@ class RunRequest:
     synthetic: bool = False
     resume: bool = False
     repeats: int = 1
+    precisions: list[str] = field(default_factory=list)  # instead of each benchmark's own list
+    window_scale: float | None = None  # shorten throughput/inference windows to this fraction (recorded in provenance)
     torchrun: TorchrunConfig | None = None
     tf_distribute: TfDistributeConfig | None = None
     command: list[str] = field(default_factory=list)
@@ -55,7 +57,9 @@ def _modes(bench: Benchmark, request: RunRequest) -> list[Mode]:
     return modes
 
 
-def _precisions(bench: Benchmark, mode: Mode) -> list[str]:
+def _precisions(bench: Benchmark, mode: Mode, request: RunRequest) -> list[str]:
+    if request.precisions:
+        return request.precisions
     if mode is Mode.inference and bench.inference_precisions is not None:
         return bench.inference_precisions
     return bench.precisions
@@ -82,13 +86,15 @@ def launch_run(spec: RunSpec, request: RunRequest, timeout_s: float, print_line=
 def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
     """Expand the suite into one RunSpec per benchmark x framework x mode x precision x repeat."""
     benchmarks = [suite.benchmark(name) for name in request.benchmarks] if request.benchmarks else suite.benchmarks
+    if request.window_scale is not None:
+        benchmarks = [bench.with_windows_scaled(request.window_scale) for bench in benchmarks]
     stamp = utc_now()
     specs = []
     for bench in benchmarks:
         for framework in bench.implementations:
             for mode in _modes(bench, request):
                 repeats = request.repeats if mode is Mode.convergence else 1
-                for precision in _precisions(bench, mode):
+                for precision in _precisions(bench, mode, request):
                     key = f"{suite.name}/{bench.name}/{framework}/{mode.value}/{precision}/{stamp.isoformat()}"
                     group = f"{bench.name}-{framework}-{mode.value}-{precision}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
                     specs += [
@@ -108,6 +114,7 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                             synthetic=request.synthetic,
                             resume=request.resume,
                             command=request.command,
+                            window_scale=request.window_scale,
                             launch=_launch(framework, request),
                         )
                         for index in range(repeats)

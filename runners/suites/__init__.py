@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -149,6 +150,25 @@ class Benchmark(_Spec):
         if Mode.inference in self.modes and self.inference is None:
             raise ValueError("mode 'inference' needs an 'inference' section")
         return self
+
+    def with_windows_scaled(self, scale: float) -> Benchmark:
+        """This benchmark with its throughput and inference windows (steps, iterations, seconds) scaled by ``scale``."""
+        tp = self.throughput
+        throughput = tp.model_copy(
+            update={
+                "warmup_steps": math.ceil(tp.warmup_steps * scale),
+                "min_steps": math.ceil(tp.min_steps * scale),
+                "min_time_s": tp.min_time_s * scale,
+            }
+        )
+        inference = self.inference and self.inference.model_copy(
+            update={
+                "warmup_iterations": math.ceil(self.inference.warmup_iterations * scale),
+                "min_iterations": math.ceil(self.inference.min_iterations * scale),
+                "min_time_s": self.inference.min_time_s * scale,
+            }
+        )
+        return self.model_copy(update={"throughput": throughput, "inference": inference})
 
 
 class Suite(_Spec):
