@@ -21,7 +21,7 @@ from generator.features import feature_support
 from generator.results import LoadedResult
 from generator.settings import Settings, load_settings
 from runners.schema import Problem, Result
-from runners.suites import Benchmark, SuiteError, load_suite
+from runners.suites import Benchmark, find_named_suite
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "site_templates"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>])")  # python-markdown's ESCAPED_CHARS
@@ -172,12 +172,14 @@ def _render(env: jinja2.Environment, template: str, path: str, **context: Any) -
 # --- suites --------------------------------------------------------------------
 
 
+SUITES_ENV = "BENCHSITE_SUITES"  # extra folders of suite YAML, os.pathsep-separated, besides the shipped ones
+
+
 @cache
 def _suite_benchmarks(suite: str) -> dict[str, Benchmark]:
-    try:
-        return {b.name: b for b in load_suite(suite).benchmarks}
-    except SuiteError:
-        return {}
+    folders = tuple(Path(p) for p in os.environ.get(SUITES_ENV, "").split(os.pathsep) if p)
+    found = find_named_suite(suite, folders)
+    return {b.name: b for b in found.benchmarks} if found else {}
 
 
 def suite_benchmark(bench: BenchmarkAggregate) -> Benchmark | None:
