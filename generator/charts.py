@@ -15,6 +15,8 @@ from generator.aggregate import Aggregate, BenchmarkAggregate, ConvergenceRow, I
 from generator.errors import BuildError
 from runners.schema import PERCENTILE_KEYS
 
+MAX_CURVE_POINTS_SHOWN = 1000  # per run and metric; a longer curve is thinned evenly (the file keeps every epoch)
+
 WIDTH, HEIGHT = 560, 260
 
 
@@ -99,10 +101,10 @@ def _curve_rows(rows: list[ConvergenceRow], metrics: tuple[str, ...], scale: flo
         for i, loaded in enumerate(row.runs, start=1):
             for metric in metrics:
                 series = f"{row.setup.devices}x {row.setup.precision} {metric} #{i}"
+                curve = loaded.result.training.curve
+                step = -(-len(curve) // MAX_CURVE_POINTS_SHOWN)  # every epoch up to the limit, then every step-th
                 points += [
-                    {"epoch": rec.epoch, "value": rec.eval[metric] * scale, "series": series}
-                    for rec in loaded.result.training.curve
-                    if metric in rec.eval
+                    {"epoch": rec.epoch, "value": rec.eval[metric] * scale, "series": series} for rec in curve[::step] if metric in rec.eval
                 ]
     return points
 
