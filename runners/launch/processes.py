@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from runners.environment import redact
 from runners.record import RunSpec, assemble, capture_environment, planned_dataset
 from runners.schema import Status, read_result, utc_now
 from runners.telemetry.nvml import accelerator_facts
@@ -87,7 +88,7 @@ class WorkersRun:
 
 def _stream(pipe: IO[str], prefix: str, tail: deque[str], print_line: Callable[[str], None]) -> None:
     for line in iter(pipe.readline, ""):
-        line = prefix + line.rstrip("\n")
+        line = redact(prefix + line.rstrip("\n"))
         tail.append(line)
         print_line(line)
 
