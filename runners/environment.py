@@ -60,6 +60,10 @@ SECRET_LOOKING = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_KEY|PR
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH|PRIVATE", re.IGNORECASE)
 MIN_SECRET_NAME_VALUE_CHARS = 4  # below this a "secret" value matches ordinary text and is no secret
 MIN_UNLISTED_VALUE_CHARS = 8
+# Off the allowlist yet known not to be secret: the shell's and Python's own, and benchsite's settings (paths in
+# a traceback stay readable). A secret-looking name is redacted even here.
+NOT_SECRET = frozenset({"PATH", "HOME", "PWD", "OLDPWD", "SHELL", "USER", "LOGNAME", "LANG", "TERM", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV"})
+NOT_SECRET_PREFIXES = ("BENCHSITE_", "LC_", "XDG_")
 
 
 def is_allowlisted(name: str) -> bool:
@@ -74,9 +78,13 @@ def secret_values(environ: dict[str, str] | None = None) -> dict[str, str]:
     for name, value in sorted(environ.items()):
         if SECRET_NAME.search(name) and len(value) >= MIN_SECRET_NAME_VALUE_CHARS:
             found[value] = name
-        elif not is_allowlisted(name) and len(value) >= MIN_UNLISTED_VALUE_CHARS:
+        elif not is_allowlisted(name) and not _known_not_secret(name) and len(value) >= MIN_UNLISTED_VALUE_CHARS:
             found.setdefault(value, name)
     return found
+
+
+def _known_not_secret(name: str) -> bool:
+    return name in NOT_SECRET or name.startswith(NOT_SECRET_PREFIXES)
 
 
 class Redactor:

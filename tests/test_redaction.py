@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,11 +26,16 @@ def test_secret_named_and_long_unlisted_values_are_redacted():
         "MY_SETTING": UNLISTED,
         "SHORTY": SHORT,
         "OMP_NUM_THREADS": "12345678",  # on the allowlist: recorded, so not a secret
+        "HOME": "/home/someone",  # known not to be secret: paths in a traceback stay readable
+        "BENCHSITE_CACHE": "/srv/cache/benchsite",
+        "BENCHSITE_API_TOKEN": "tok-4567",  # a secret-looking name is redacted whatever its prefix
     }
     text = f"token={TOKEN} pw=pw-9876 aws=wJalrXUtnFEMI c=cred-1234 s={UNLISTED} short={SHORT} omp=12345678"
+    text += " /home/someone/x /srv/cache/benchsite/y tok-4567"
     assert Redactor(env)(text) == (
         "token=[HF_TOKEN redacted] pw=[DB_PASSWORD redacted] aws=[AWS_SECRET_ACCESS_KEY redacted] "
         f"c=[SOME_CREDENTIALS redacted] s=[MY_SETTING redacted] short={SHORT} omp=12345678"
+        " /home/someone/x /srv/cache/benchsite/y [BENCHSITE_API_TOKEN redacted]"
     )
 
 
@@ -47,7 +53,10 @@ def test_a_record_assembled_in_this_process_redacts_its_error(monkeypatch: pytes
 def test_a_worker_that_prints_secrets_leaves_none_in_its_record(tmp_path: Path, dataset_cache: Path):
     """The worker is a real process that prints a token and its whole environment, then dies."""
     worker = tmp_path / "leaky-python"
-    worker.write_text('#!/bin/sh\nenv\necho "loading model with token $HF_TOKEN"\necho "setting $MY_SETTING"\nexit 3\n')
+    worker.write_text(  # the preflight probe runs in the real interpreter; the run itself leaks and dies
+        f'#!/bin/sh\n[ "$2" = runners.launch.probe ] && exec {sys.executable} "$@"\n'
+        'env\necho "loading model with token $HF_TOKEN"\necho "setting $MY_SETTING"\nexit 3\n'
+    )
     worker.chmod(0o755)
     suite = tmp_path / "leaky.yaml"
     suite.write_text(

@@ -21,11 +21,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from runners.datasets import default_cache_dir
 from runners.environment import redact
 from runners.record import RunSpec, assemble, capture_environment, planned_dataset
 from runners.schema import Status, read_result, utc_now
 from runners.telemetry.nvml import accelerator_facts
-from runners.writing import write_result
+from runners.writing import keep_result, spool_dir
 
 OUTPUT_TAIL_LINES = 30
 FAILURE_GRACE_S = 15.0  # after one worker fails, the others wait on collectives forever: stop them
@@ -38,6 +39,7 @@ class LaunchOutcome:
     status: Status
     path: Path
     seconds: float
+    spooled: bool = False  # the results folder could not take the record; it is in the spool
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,11 @@ class WorkersRun:
 
     def outcome(self, why_failed: str) -> LaunchOutcome:
         """Return the written result, else write a timeout record or a failed one saying ``why_failed``."""
+        results_dir = self.spec.results_dir
         if self.written is not None:
-            return LaunchOutcome(read_result(self.written).run.status, self.written, self.seconds)
+            return LaunchOutcome(
+                read_result(self.written).run.status, self.written, self.seconds, not self.written.is_relative_to(results_dir)
+            )
         if self.timed_out:
             status, why = Status.timeout, f"run exceeded its wall-clock limit of {self.timeout_s:g}s and was killed"
         else:
@@ -83,7 +88,8 @@ class WorkersRun:
             environment=capture_environment(self.spec, self.spec.device, accelerator_facts()),
             dataset=planned_dataset(self.spec),
         )
-        return LaunchOutcome(status, write_result(result, self.spec.results_dir), self.seconds)
+        path = keep_result(result, results_dir, spool_dir(self.spec.cache_dir or default_cache_dir()))
+        return LaunchOutcome(status, path, self.seconds, not path.is_relative_to(results_dir))
 
 
 def _stream(pipe: IO[str], prefix: str, tail: deque[str], print_line: Callable[[str], None]) -> None:
