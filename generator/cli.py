@@ -39,6 +39,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         torchrun=torchrun,
         tf_distribute=_tf_distribute(args, TfDistributeConfig),
         command=["benchsite", *sys.argv[1:]],
+        verbose=args.verbose,
     )
     if args.dry_run:
         return _dry_run(request)
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--resume", action="store_true", help="continue a killed convergence run from its last checkpoint")
     run.add_argument("--dry-run", action="store_true", help="print the planned runs and check them (preflight), run nothing")
+    run.add_argument("--verbose", action="store_true", help="show library messages live too (they always go to each run's log file)")
     dist = run.add_argument_group("multi-GPU / multi-node (torchrun)")
     dist.add_argument("--nproc-per-node", type=_positive_int, default=1, metavar="N", help="processes (GPUs) per node")
     dist.add_argument("--nnodes", type=_positive_int, default=1, metavar="N", help="number of nodes")

@@ -62,6 +62,8 @@ class RunSpec(BaseModel):
     resume: bool = False
     command: list[str]
     launch: Launch = Launch(engine="local")
+    verbose: bool = Field(False, description="Show the workers' stderr (library messages) on the console, not only in the log.")
+    log_path: Path | None = Field(None, description="The run's log file; set by the launcher.")
 
     def resolved_config(self) -> dict[str, Any]:
         """The configuration that determines the numbers, hashed into provenance."""
@@ -147,6 +149,7 @@ def assemble(
             duration_s=round((finished - started).total_seconds(), 3),
             resumed=resumed,
             repeat=spec.repeat,
+            log=str(spec.log_path) if spec.log_path else None,
         ),
         provenance=provenance(spec),
         environment=environment,

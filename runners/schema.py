@@ -139,6 +139,7 @@ class Run(Strict):
     duration_s: NonNegFloat
     resumed: bool = False
     repeat: Repeat
+    log: Arg | None = Field(None, description="The run's full output (library messages included), on the machine that ran it.")
 
     @model_validator(mode="after")
     def _times_ordered(self) -> Run:
@@ -517,6 +518,13 @@ def _bounded(text: str) -> str:
     return text if len(text) <= MAX_PROBLEM_CHARS else text[: MAX_PROBLEM_CHARS - 3] + "..."
 
 
+def upgrade_command() -> str:
+    """How to get a newer benchsite: ``git pull`` for a clone (installed with -e), else pip."""
+    if (Path(__file__).resolve().parents[1] / ".git").exists():
+        return "git pull in your benchsite clone, then pip install -e . there"
+    return "pip install -U benchsite"
+
+
 def validate_data(data: Any, path: str | os.PathLike[str]) -> Result:
     """Validate an already-parsed mapping; raise ResultFileError with every problem."""
     path = str(path)
@@ -535,7 +543,7 @@ def validate_data(data: Any, path: str | os.PathLike[str]) -> Result:
                     "schema_version",
                     (
                         f"unknown schema_version {_bounded(repr(version))}; this benchsite reads {list(SUPPORTED_SCHEMA_VERSIONS)}"
-                        " (upgrade with: pip install -U benchsite)"
+                        f" (upgrade with: {upgrade_command()})"
                     ),
                 )
             ]

@@ -12,6 +12,7 @@ from pathlib import Path
 from runners.schema import Result, dump_result_yaml, read_result_bytes
 
 SPOOL_DIR = "spool"
+LOG_DIR = "logs"
 PROBE_BYTES = 4096
 
 
@@ -83,7 +84,7 @@ def keep_result(result: Result, root: str | os.PathLike[str], spool: Path) -> Pa
             flush=True,
         )
         raise
-    print(f"[{result.run.id}] cannot write into {root} ({why}); the record is kept in {path}", file=sys.stderr, flush=True)
+    print(f"[{result.run.id}] cannot write into {root} ({why}); the record is kept in {path}", flush=True)  # progress: on the console
     return path
 
 
@@ -99,3 +100,8 @@ def check_writable(folder: str | os.PathLike[str]) -> None:
             os.fsync(handle.fileno())
     finally:
         os.unlink(name)
+
+
+def run_log_path(cache_dir: str | os.PathLike[str], run_id: str, started_utc) -> Path:
+    """Where a run's full output goes: ``<cache>/logs/YYYY/MM/DD/<run id>.log``."""
+    return Path(cache_dir).resolve() / LOG_DIR / f"{started_utc:%Y}" / f"{started_utc:%m}" / f"{started_utc:%d}" / f"{run_id}.log"

@@ -155,7 +155,7 @@ def test_a_record_the_launcher_writes_for_a_dead_worker_is_spooled_too(tmp_path:
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr
     (kept,) = spooled(cache)
     assert read_result(kept).run.status is Status.failed and "dying" in read_result(kept).run.error
-    assert f"the record is kept in {kept}" in proc.stderr and "Traceback" not in proc.stdout + proc.stderr
+    assert f"the record is kept in {kept}" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("benchsite run: error: stopped after run 1 of 1: ")
 
 

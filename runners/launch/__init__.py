@@ -32,6 +32,7 @@ class RunRequest:
     torchrun: TorchrunConfig | None = None
     tf_distribute: TfDistributeConfig | None = None
     command: list[str] = field(default_factory=list)
+    verbose: bool = False
 
 
 @dataclass
@@ -111,6 +112,7 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                             resume=request.resume,
                             command=request.command,
                             launch=_launch(framework, request),
+                            verbose=request.verbose,
                         )
                         for index in range(repeats)
                     ]
