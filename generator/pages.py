@@ -230,11 +230,20 @@ def page_kind(name: str) -> Callable[[PageKind], PageKind]:
     return register
 
 
+SHIPPED_RESULTS = Path(__file__).resolve().parents[1] / "results"  # the example runs committed with benchsite
+
+
+def shipped_examples(runs: list[LoadedResult]) -> int:
+    """How many of ``runs`` are the examples in benchsite's own results/ folder."""
+    return sum(1 for r in runs if r.path.resolve().is_relative_to(SHIPPED_RESULTS))
+
+
 @page_kind("home")
 def home_page(site: SiteContext) -> list[Page]:
     """Render index.md: latest run, status counts, failed runs, hosts and links to the models."""
     titles = {b.slug: site.title(b) for b in site.agg.benchmarks}
-    return [Page("index.md", "Home", site.render("home.md.j2", "index.md", agg=site.agg, titles=titles))]
+    shipped = shipped_examples(site.agg.runs)
+    return [Page("index.md", "Home", site.render("home.md.j2", "index.md", agg=site.agg, titles=titles, shipped=shipped))]
 
 
 def tabs(rows: list[Any], key: Callable[[Any], str] | None = None) -> list[tuple[str, list[Any]]]:
