@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,16 @@ def test_every_mode_writes_one_valid_tensorflow_file(tf_run: TfRun):
         assert result.run.framework_version.startswith("2.")
         assert result.environment.packages.get("tensorflow-cpu") or result.environment.packages.get("tensorflow")
     assert "epoch 1/4" in tf_run.stdout
+
+
+CHATTER = re.compile(r"WARNING:tensorflow|UserWarning|fully_quantize|TensorFlow Lite|oneDNN|cpu_feature_guard|Instructions for updating")
+
+
+def test_the_console_shows_progress_and_each_run_log_keeps_the_library_messages(tf_run: TfRun):
+    assert "epoch 1/" in tf_run.stdout and not CHATTER.search(tf_run.stdout)
+    logs = {key: Path(result.run.log).read_text() for key, result in tf_run.results.items()}
+    assert all("wrote " in text for text in logs.values())  # the whole output, progress included
+    assert CHATTER.search(logs[(Mode.inference, "int8")])  # TFLite's converter messages and quantization warnings
 
 
 def test_convergence_times_to_target_with_the_pytorch_boundaries(tf_run: TfRun):

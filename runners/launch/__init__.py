@@ -105,7 +105,7 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                             seed=bench.seed + index,
                             repeat=Repeat(group=group, index=index, count=repeats),
                             results_dir=request.results_dir.resolve(),
-                            data_dir=request.data_dir,
+                            data_dir=request.data_dir.resolve() if request.data_dir else None,  # workers run in the repo root
                             cache_dir=request.cache_dir,
                             device=request.device,
                             synthetic=request.synthetic,
