@@ -465,7 +465,7 @@ def problems_from_validation(path: str | os.PathLike[str], error: ValidationErro
     """Turn pydantic's error list into ``path: field: message`` problems."""
     problems: dict[tuple[str, str], Problem] = {}
     for err in error.errors(include_url=False):
-        field = _field_name(err["loc"])
+        field = _bounded(_field_name(err["loc"]))  # a key the schema does not know is the file's text
         message = err["msg"].removeprefix("Value error, ")
         # A cross-field check names the field it blames as "name: message" (see the validators above).
         if err["type"] == "value_error" and (named := _NAMED_FIELD.match(message)):
@@ -518,6 +518,11 @@ def _bounded(text: str) -> str:
     return text if len(text) <= MAX_PROBLEM_CHARS else text[: MAX_PROBLEM_CHARS - 3] + "..."
 
 
+def _shown(value: Any) -> str:
+    """A number from a file as it is; anything else only by its type, so a problem never quotes a file's text."""
+    return repr(value) if isinstance(value, int | float) else f"of type {type(value).__name__}"
+
+
 def upgrade_command() -> str:
     """How to get a newer benchsite: ``git pull`` for a clone (installed with -e), else pip."""
     if (Path(__file__).resolve().parents[1] / ".git").exists():
@@ -542,7 +547,7 @@ def validate_data(data: Any, path: str | os.PathLike[str]) -> Result:
                     path,
                     "schema_version",
                     (
-                        f"unknown schema_version {_bounded(repr(version))}; this benchsite reads {list(SUPPORTED_SCHEMA_VERSIONS)}"
+                        f"unknown schema_version {_shown(version)}; this benchsite reads {list(SUPPORTED_SCHEMA_VERSIONS)}"
                         f" (upgrade with: {upgrade_command()})"
                     ),
                 )

@@ -173,3 +173,17 @@ def test_over_the_limits_is_refused_and_a_page_shows_a_bounded_number_per_run(ho
     rows = board.count('class="benchsite-subject-row"')
     assert 0 < rows <= 1000 < SUBJECTS_IN_FILE
     assert f"1000 of {SUBJECTS_IN_FILE} subjects shown" in board
+
+
+def test_a_problem_never_quotes_a_value_and_bounds_a_key_it_names():
+    data = _sample("inference.yaml")
+    data["schema_version"] = f"v2 {CREDENTIAL}"
+    with pytest.raises(ResultFileError) as info:
+        validate_data(data, "f.yaml")
+    assert CREDENTIAL not in str(info.value) and "unknown schema_version of type str" in str(info.value)
+    data = _sample("inference.yaml")
+    data["run"]["k" * 5000] = 1
+    with pytest.raises(ResultFileError) as info:
+        validate_data(data, "f.yaml")
+    (problem,) = info.value.problems
+    assert problem.field.startswith("run.kkk") and len(problem.field) <= 300
