@@ -89,10 +89,16 @@ def keep_result(result: Result, root: str | os.PathLike[str], spool: Path) -> Pa
 
 
 def check_writable(folder: str | os.PathLike[str]) -> None:
-    """Raise OSError unless a file can be created, written, synced and removed in ``folder`` (created if missing)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".benchsite-probe-", dir=folder)
+    """Raise OSError unless a file can be created, written, synced and removed in ``folder``.
+
+    A folder that does not exist yet is checked at its nearest existing parent,
+    where it would be created; nothing is left behind either way.
+    """
+    folder = Path(folder).absolute()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise NotADirectoryError(20, "Not a directory", str(existing))
+    fd, name = tempfile.mkstemp(prefix=".benchsite-probe-", dir=existing)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(b"\0" * PROBE_BYTES)

@@ -121,4 +121,4 @@ def test_image_folder_without_data_is_refused_before_any_run_naming_the_option(t
     proc = run_cli(["run", "--suite", str(suite), "--results", str(tmp_path / "r")], dataset_cache)
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0 and "pass --data" in proc.stderr
-    assert not list(iter_result_files(tmp_path / "r"))
+    assert not (tmp_path / "r").exists()
