@@ -20,7 +20,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import runners.schema
-from generator.results import LoadedResult, LoadReport, _source_name
+from generator.results import LoadedResult, LoadReport, _source_name, unsafe_entry_problem
 from runners import __version__
 from runners.schema import Problem, ResultFileError, iter_result_files, read_result
 
@@ -119,9 +119,15 @@ def scan_results(roots: Iterable[str | os.PathLike[str]]) -> Scan:
     scan = Scan()
     for root in map(Path, roots):
         try:
-            scan.files += [(root, path, _stat_key(path)) for path in iter_result_files(root)]
+            paths = list(iter_result_files(root))
         except FileNotFoundError as exc:
             scan.problems.append(Problem(root, "<path>", str(exc).split(": ", 1)[-1]))
+            continue
+        for path in paths:
+            if problem := unsafe_entry_problem(path):
+                scan.problems.append(problem)
+            else:
+                scan.files.append((root, path, _stat_key(path)))
     return scan
 
 

@@ -19,6 +19,8 @@ from generator.errors import BuildError
 from generator.formats import driver_and_power
 from runners.schema import PERCENTILE_KEYS
 
+MAX_CURVE_POINTS_SHOWN = 1000  # per run and metric; a longer curve is thinned evenly (the file keeps every epoch)
+
 WIDTH, HEIGHT = 560, 260
 
 
@@ -187,6 +189,8 @@ def _curve_rows(rows: list[ConvergenceRow], metrics: tuple[str, ...], scale: flo
         for i, loaded in enumerate(row.runs, start=1):
             for metric in metrics:
                 series = f"{row.setup.devices}x {row.setup.precision} {metric} #{i}"
+                curve = loaded.result.training.curve
+                step = -(-len(curve) // MAX_CURVE_POINTS_SHOWN)  # every epoch up to the limit, then every step-th
                 points += [
                     {
                         "x": rec.epoch,
@@ -195,7 +199,7 @@ def _curve_rows(rows: list[ConvergenceRow], metrics: tuple[str, ...], scale: flo
                         "framework": row.setup.framework,
                         "line": f"{row.setup.framework} {series}",
                     }
-                    for rec in loaded.result.training.curve
+                    for rec in curve[::step]
                     if metric in rec.eval
                 ]
     return points

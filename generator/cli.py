@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from generator.errors import BenchsiteError, InvalidResults
@@ -39,9 +41,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
         torchrun=torchrun,
         tf_distribute=_tf_distribute(args, TfDistributeConfig),
         command=["benchsite", *sys.argv[1:]],
+        verbose=args.verbose,
     )
+    if args.dry_run:
+        return _dry_run(request)
     outcome = run_suite(request)
+    if outcome.stopped:
+        raise BenchsiteError(outcome.stopped)
     return 0 if outcome.all_succeeded else 1
+
+
+def _dry_run(request) -> int:
+    from runners.launch import describe_plan, plan_suite
+    from runners.launch.preflight import preflight
+
+    suite, specs = plan_suite(request)
+    print("\n".join(describe_plan(suite, specs, request)))
+    preflight(specs, request.results_dir, request.device)
+    print("preflight: results folder writable, data folders, device and frameworks found; nothing was run")
+    return 0
 
 
 def _tf_distribute(args: argparse.Namespace, config_cls):
@@ -70,9 +88,25 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from generator.build import build
 
-    site_index = build(results=args.results, site_dir=args.site_dir, strict=args.strict)
+    _check_writable(args.site_dir, "--site-dir")
+    try:
+        site_index = build(results=args.results, site_dir=args.site_dir, strict=args.strict)
+    except OSError as exc:  # a disk that fills up while the site is written
+        raise BenchsiteError(f"cannot write {exc.filename or args.site_dir}: {exc.strerror or exc}") from None
     print(site_index)
     return 0
+
+
+def _check_writable(folder: Path, option: str) -> None:
+    """Refuse, in one line, a folder where a file cannot be created and written (read-only, full, not a folder)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(b"\0" * 4096)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        raise BenchsiteError(f"{option} {folder} is not writable: {exc.strerror or exc}") from None
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -159,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="F",
         help="measure throughput/inference windows shortened to this fraction (0 < F <= 1), for a quick check; recorded in provenance",
     )
+    run.add_argument("--dry-run", action="store_true", help="print the planned runs and check them (preflight), run nothing")
+    run.add_argument("--verbose", action="store_true", help="show library messages live too (they always go to each run's log file)")
     dist = run.add_argument_group("multi-GPU / multi-node (torchrun)")
     dist.add_argument("--nproc-per-node", type=_positive_int, default=1, metavar="N", help="processes (GPUs) per node")
     dist.add_argument("--nnodes", type=_positive_int, default=1, metavar="N", help="number of nodes")

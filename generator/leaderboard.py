@@ -13,6 +13,8 @@ from generator.results import LoadedResult
 from generator.settings import Board, Settings
 from runners.schema import Mode, Result, Status, SubjectMetrics
 
+MAX_SUBJECTS_SHOWN = 1000  # per run: ImageNet's classes; a larger list is in the run's file, not on the page
+
 
 @dataclass
 class Entry:
@@ -25,8 +27,9 @@ class Entry:
     fps: LatencyRow | None  # throughput at the stated batch size
     peak: LatencyRow  # the highest throughput over batch sizes
     memory_mib: float | None
-    subjects: list[SubjectMetrics] = field(default_factory=list)
+    subjects: list[SubjectMetrics] = field(default_factory=list)  # at most MAX_SUBJECTS_SHOWN of them
     subjects_source: LoadedResult | None = None
+    subjects_total: int = 0
     mismatch: bool = False
 
     @property
@@ -100,8 +103,9 @@ def entry_of(bench: BenchmarkAggregate, table: InferenceTable, metric: str, batc
         fps=next((row for row in latest_rows if row.point.batch_size == batch_size), None),
         peak=max(latest_rows, key=lambda row: row.point.samples_per_s),
         memory_mib=peak_memory_mib(table.latest.result),
-        subjects=with_subjects[-1].result.training.per_subject if with_subjects else [],
+        subjects=with_subjects[-1].result.training.per_subject[:MAX_SUBJECTS_SHOWN] if with_subjects else [],
         subjects_source=with_subjects[-1] if with_subjects else None,
+        subjects_total=len(with_subjects[-1].result.training.per_subject) if with_subjects else 0,
     )
 
 

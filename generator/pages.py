@@ -23,7 +23,7 @@ from generator.formats import scaling as scaling_text
 from generator.results import LoadedResult
 from generator.settings import Settings, load_settings
 from runners.schema import Problem, Result
-from runners.suites import Benchmark, SuiteError, load_suite
+from runners.suites import Benchmark, find_named_suite
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "site_templates"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>])")  # python-markdown's ESCAPED_CHARS
@@ -169,12 +169,14 @@ def _render(env: jinja2.Environment, template: str, path: str, **context: Any) -
 # --- suites --------------------------------------------------------------------
 
 
+SUITES_ENV = "BENCHSITE_SUITES"  # extra folders of suite YAML, os.pathsep-separated, besides the shipped ones
+
+
 @cache
 def _suite_benchmarks(suite: str) -> dict[str, Benchmark]:
-    try:
-        return {b.name: b for b in load_suite(suite).benchmarks}
-    except SuiteError:
-        return {}
+    folders = tuple(Path(p) for p in os.environ.get(SUITES_ENV, "").split(os.pathsep) if p)
+    found = find_named_suite(suite, folders)
+    return {b.name: b for b in found.benchmarks} if found else {}
 
 
 def suite_benchmark(bench: BenchmarkAggregate) -> Benchmark | None:
@@ -226,11 +228,20 @@ def page_kind(name: str) -> Callable[[PageKind], PageKind]:
     return register
 
 
+SHIPPED_RESULTS = Path(__file__).resolve().parents[1] / "results"  # the example runs committed with benchsite
+
+
+def shipped_examples(runs: list[LoadedResult]) -> int:
+    """How many of ``runs`` are the examples in benchsite's own results/ folder."""
+    return sum(1 for r in runs if r.path.resolve().is_relative_to(SHIPPED_RESULTS))
+
+
 @page_kind("home")
 def home_page(site: SiteContext) -> list[Page]:
     """Render index.md: latest run, status counts, failed runs, hosts and links to the models."""
     titles = {b.slug: site.title(b) for b in site.agg.benchmarks}
-    return [Page("index.md", "Home", site.render("home.md.j2", "index.md", agg=site.agg, titles=titles))]
+    shipped = shipped_examples(site.agg.runs)
+    return [Page("index.md", "Home", site.render("home.md.j2", "index.md", agg=site.agg, titles=titles, shipped=shipped))]
 
 
 def tabs(rows: list[Any], key: Callable[[Any], str] | None = None) -> list[tuple[str, list[Any]]]:

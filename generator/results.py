@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,19 @@ class LoadReport:
         return sorted({p.path for p in self.problems})
 
 
+def unsafe_entry_problem(path: Path) -> Problem | None:
+    """A problem for a path under a results folder that is a symlink or not a regular file; it is never followed or read."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError as exc:
+        return Problem(path, "<file>", f"cannot read: {exc.strerror or exc}")
+    if stat.S_ISLNK(mode):
+        return Problem(path, "<file>", "is a symbolic link; result files must be regular files")
+    if not stat.S_ISREG(mode):
+        return Problem(path, "<file>", "not a regular file; result files must be regular files")
+    return None
+
+
 def _source_name(path: Path, root: Path) -> str:
     try:
         return path.relative_to(root).as_posix() if root.is_dir() else path.name
@@ -53,6 +67,9 @@ def load_results(
             report.files += 1
             if progress:
                 progress(report.files, path)
+            if problem := unsafe_entry_problem(path):
+                report.problems.append(problem)
+                continue
             try:
                 result = read_result(path)
             except ResultFileError as exc:

@@ -114,7 +114,7 @@ def test_image_folder_dataset_reads_a_users_folder(tmp_path: Path, tiny_run, dat
     assert result.dataset.train_samples == 1438 and result.dataset.num_classes == 10
 
 
-def test_image_folder_without_data_is_a_failed_record_naming_the_option(tmp_path: Path, dataset_cache: Path):
+def test_image_folder_without_data_is_refused_before_any_run_naming_the_option(tmp_path: Path, dataset_cache: Path):
     suite = tmp_path / "nodata.yaml"
     suite.write_text(
         "name: nodata\ndescription: d\nbenchmarks:\n"
@@ -124,5 +124,5 @@ def test_image_folder_without_data_is_a_failed_record_naming_the_option(tmp_path
     )
     proc = run_cli(["run", "--suite", str(suite), "--results", str(tmp_path / "r")], dataset_cache)
     assert proc.returncode == 1
-    (result,) = map(read_result, iter_result_files(tmp_path / "r"))
-    assert result.run.status is Status.failed and "--data" in result.run.error
+    assert proc.stderr.strip().count("\n") == 0 and "pass --data" in proc.stderr
+    assert not (tmp_path / "r").exists()

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from torchvision import datasets, transforms
 
 from runners import testhooks
-from runners.checkpoints import read_json, weights_dir, write_json_atomic
+from runners.checkpoints import latest_checkpoint, read_json, save_checkpoint_unit, weights_dir, write_json_atomic
 from runners.frameworks import torch_models
 from runners.frameworks.base import (
     Backend,
@@ -380,25 +380,20 @@ class PyTorchBackend(Backend):
     def save_checkpoint(self, folder: Path, state: dict[str, Any]) -> None:
         if self.rank != 0:
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = _temp_path(folder, "model.pt")
-        torch.save(
-            {
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "scaler": self.scaler.state_dict(),
-                "rng": torch.get_rng_state(),
-            },
-            tmp,
-        )
-        os.replace(tmp, folder / "model.pt")
-        write_json_atomic(folder / "state.json", state)
+        weights = {
+            "epoch": state["epoch"],
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": torch.get_rng_state(),
+        }
+        save_checkpoint_unit(folder, state, lambda unit: torch.save(weights, unit / "model.pt"))
 
     def load_checkpoint(self, folder: Path) -> dict[str, Any] | None:
-        state = read_json(folder / "state.json")
-        if state is None or not (folder / "model.pt").is_file():
+        if (found := latest_checkpoint(folder)) is None:
             return None
-        saved = torch.load(folder / "model.pt", map_location=self.torch_device, weights_only=True)
+        unit, state = found
+        saved = torch.load(unit / "model.pt", map_location=self.torch_device, weights_only=True)
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scaler.load_state_dict(saved["scaler"])

@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from runners import testhooks
-from runners.checkpoints import read_json, weights_dir, write_json_atomic
+from runners.checkpoints import latest_checkpoint, read_json, save_checkpoint_unit, weights_dir, write_json_atomic
 from runners.datasets import IMAGE_SUFFIXES
 from runners.frameworks.base import (
     Backend,
@@ -528,12 +528,10 @@ class TensorFlowBackend(Backend):
         return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
 
     def save_checkpoint(self, folder: Path, state: dict[str, Any]) -> None:
-        """Write the variables into a fresh folder, rename it into place, then state.json last (rank 0's copy).
+        """Write the variables and state.json as one checkpoint unit (rank 0's copy; see save_checkpoint_unit).
 
         Every worker writes (a MultiWorkerMirroredStrategy save may need every
         worker's participation); the others write into a throwaway folder.
-        state.json names the epoch, so a kill at any point leaves either the
-        previous complete checkpoint or the new one, never a half-written one.
         """
         if self.rank != 0:
             scratch = Path(tempfile.mkdtemp(prefix="benchsite-tf-ckpt-"))
@@ -542,23 +540,13 @@ class TensorFlowBackend(Backend):
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-tf-", dir=folder))
-        self._checkpoint().write(str(tmp / "ckpt"))
-        final = folder / f"tf-epoch-{state['epoch']}"
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        write_json_atomic(folder / "state.json", state)
-        for old in folder.glob("tf-epoch-*"):
-            if old != final:
-                shutil.rmtree(old, ignore_errors=True)
+        save_checkpoint_unit(folder, state, lambda unit: self._checkpoint().write(str(unit / "ckpt")))
 
     def load_checkpoint(self, folder: Path) -> dict[str, Any] | None:
-        state = read_json(folder / "state.json")
-        saved = folder / f"tf-epoch-{state['epoch']}" if state else None
-        if state is None or not saved.is_dir():
+        if (found := latest_checkpoint(folder)) is None:
             return None
-        self._checkpoint().read(str(saved / "ckpt")).assert_existing_objects_matched()
+        unit, state = found
+        self._checkpoint().read(str(unit / "ckpt")).assert_existing_objects_matched()
         return state
 
     def save_trained_weights(self, folder: Path, meta: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -220,6 +221,28 @@ def suite_path(name_or_path: str | Path) -> Path:
     if shipped.is_file():
         return shipped
     raise SuiteError(f"unknown suite {str(name_or_path)!r}; known suites: {', '.join(list_suites())} (or give a path to a .yaml file)")
+
+
+SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+
+
+def find_named_suite(name: str, folders: tuple[Path, ...] = ()) -> Suite | None:
+    """The suite called ``name`` among the shipped suites, then ``folders``; None when there is none.
+
+    ``name`` comes from result files, which are untrusted: it is only ever a
+    name (no slash, no dot), never a path, so a file cannot make a build read
+    anything outside these folders.
+    """
+    if not SUITE_NAME.match(name):
+        return None
+    for folder in (SUITES_DIR, *folders):
+        path = folder / f"{name}.yaml"
+        if path.is_file():
+            try:
+                return load_suite(path)
+            except SuiteError:
+                return None
+    return None
 
 
 def load_suite(name_or_path: str | Path) -> Suite:
