@@ -30,6 +30,7 @@ class Setup:
     devices: int
     precision: str
     dataset: str
+    window: str = ""  # "" for full measurement windows; "windows x0.1" for a shortened quick check, never mixed with full ones
 
     @property
     def on_cpu(self) -> bool:
@@ -246,7 +247,8 @@ def setup_label(setup: Setup) -> str:
 
     E.g. '8x NVIDIA A100 (driver 550.54.15, 400 W limit), pytorch, amp, imagenet ilsvrc2012'.
     """
-    return f"{setup.hardware}, {setup.framework}, {setup.precision}, {setup.dataset}"
+    shortened = f", {setup.window} (quick check)" if setup.window else ""
+    return f"{setup.hardware}, {setup.framework}, {setup.precision}, {setup.dataset}{shortened}"
 
 
 def accelerator_name(result: Result) -> str:
@@ -281,6 +283,7 @@ def setup_of(result: Result, precision: str | None = None) -> Setup:
         devices=result.environment.launch.world_size,
         precision=precision or result.run.precision,
         dataset=f"{result.dataset.name} {result.dataset.version}",
+        window=f"windows x{scale:g}" if (scale := result.provenance.window_scale) is not None else "",
     )
 
 

@@ -96,6 +96,7 @@ def test_setup_key_separates_every_axis_the_site_never_mixes(tmp_path):
         "precision": lambda d: d["run"].update(precision="amp-fp16"),
         "release": lambda d: d["dataset"].update(version="sklearn-digits-v2"),
         "framework": lambda d: d["run"].update(framework="tensorflow"),
+        "shortened windows": lambda d: d["provenance"].update(window_scale=0.1),
     }
     base = setup_of(read_result(_variant(tmp_path, "base", lambda d: None)))
     same = setup_of(read_result(_variant(tmp_path, "same", lambda d: d["run"].update(id=d["run"]["id"][:-8] + "ffffffff"))))
