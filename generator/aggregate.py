@@ -10,10 +10,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from generator.derived import Summary, scaling, throughput_speedup, time_for_epochs
+from generator.formats import driver_and_power
 from generator.results import LoadedResult
 from runners.schema import InferencePoint, Mode, Result, Status
 
 SPEEDUP_BASELINES = ("fp32", "tf32")
+CPU_PREFIX = "CPU: "
 
 
 @dataclass(frozen=True, order=True)
@@ -28,18 +30,37 @@ class Setup:
     devices: int
     precision: str
     dataset: str
+    window: str = ""  # "" for full measurement windows; "windows x0.1" for a shortened quick check, never mixed with full ones
 
     @property
-    def label(self) -> str:
-        """Name the setup in one line, e.g. '8x NVIDIA A100 (driver 550.54), pytorch, amp'."""
-        return f"{self.devices}x {self.accelerator}{self.conditions}, {self.framework}, {self.precision}, {self.dataset}"
+    def on_cpu(self) -> bool:
+        """True when the setup ran without an accelerator."""
+        return self.accelerator.startswith(CPU_PREFIX)
+
+    @property
+    def unit(self) -> str:
+        """What one of ``devices`` is: 'GPU' on an accelerator, 'CPU process' without one."""
+        return "CPU process" if self.on_cpu else "GPU"
+
+    @property
+    def driver_and_power(self) -> str:
+        """'driver 550.54.15, 400 W limit'; a CPU has neither; a GPU without a recorded value says so."""
+        return "none (CPU run)" if self.on_cpu else driver_and_power(self.driver, self.power_limit)
 
     @property
     def conditions(self) -> str:
-        """The driver and power limit in parentheses, or '' without an accelerator."""
-        parts = [f"driver {self.driver}" if self.driver else "", f"{self.power_limit} W limit" if self.power_limit else ""]
-        text = ", ".join(p for p in parts if p)
-        return f" ({text})" if text else ""
+        """The driver and power limit in parentheses, or '' on a CPU."""
+        return "" if self.on_cpu else f" ({self.driver_and_power})"
+
+    @property
+    def hardware(self) -> str:
+        """Name what ran, e.g. '8x NVIDIA A100-SXM4-80GB (driver 550.54.15, 400 W limit)' or '1x CPU: AMD EPYC 7B13'."""
+        return f"{self.devices}x {self.accelerator}{self.conditions}"
+
+    @property
+    def label(self) -> str:
+        """Name the setup in one line: hardware with driver and power limit, framework, precision, dataset release."""
+        return setup_label(self)
 
     @property
     def comparable(self) -> tuple[str, str, str, str, str]:
@@ -122,6 +143,17 @@ class InferenceTable:
     def latest(self) -> LoadedResult:
         """The most recent run of this setup (the one the chart shows)."""
         return self.runs[-1]
+
+    def quality(self, metric: str) -> Summary | None:
+        """The validation ``metric`` of the timed model, over the runs of this repeat group that recorded it."""
+        return _summary([r.result.inference.quality[metric] for r in self.runs if metric in r.result.inference.quality])
+
+    def quality_missing(self, metric: str) -> str:
+        """Why this setup has no quality figure (shown in place of one)."""
+        return (
+            f"the inference run(s) of this setup recorded no {metric} of the timed model (inference.quality); "
+            "no other setup's figure is used in its place"
+        )
 
 
 @dataclass
@@ -210,11 +242,20 @@ class Aggregate:
 # --- keys ------------------------------------------------------------------
 
 
+def setup_label(setup: Setup) -> str:
+    """The one label of a setup every page and chart uses.
+
+    E.g. '8x NVIDIA A100 (driver 550.54.15, 400 W limit), pytorch, amp, imagenet ilsvrc2012'.
+    """
+    shortened = f", {setup.window} (quick check)" if setup.window else ""
+    return f"{setup.hardware}, {setup.framework}, {setup.precision}, {setup.dataset}{shortened}"
+
+
 def accelerator_name(result: Result) -> str:
     """Name what a run computed on: the GPU name(s), or 'CPU: <cpu model>' without an accelerator."""
     acc = result.environment.accelerators
     if acc.kind == "none":
-        return f"CPU: {result.environment.host.cpu_model}"
+        return f"{CPU_PREFIX}{result.environment.host.cpu_model}"
     return " + ".join(sorted({d.name for d in acc.devices}))
 
 
@@ -230,7 +271,9 @@ def power_limit(result: Result) -> str:
 
 
 def setup_of(result: Result, precision: str | None = None) -> Setup:
-    """Return the grouping key of one result."""
+    """Return the one key that decides "same setup" everywhere on the site (an inference run's precision is the one it timed)."""
+    if precision is None and result.inference is not None:
+        precision = result.inference.precision
     return Setup(
         model=result.run.model,
         framework=result.run.framework,
@@ -240,6 +283,7 @@ def setup_of(result: Result, precision: str | None = None) -> Setup:
         devices=result.environment.launch.world_size,
         precision=precision or result.run.precision,
         dataset=f"{result.dataset.name} {result.dataset.version}",
+        window=f"windows x{scale:g}" if (scale := result.provenance.window_scale) is not None else "",
     )
 
 
@@ -331,7 +375,9 @@ def _same_configuration(row: ThroughputRow, single: ThroughputRow) -> bool:
 def _derive(row: ThroughputRow, by_setup: dict[Setup, ThroughputRow]) -> None:
     rate = row.samples_per_s.headline
     single = by_setup.get(replace(row.setup, devices=1))
-    if single is not None and row.setup.devices > 1 and _same_configuration(row, single):
+    if row.setup.devices == 1:
+        row.scaling = 1.0
+    elif single is not None and _same_configuration(row, single):
         row.scaling = scaling(rate, single.samples_per_s.headline)
     baseline = next((p for p in SPEEDUP_BASELINES if replace(row.setup, precision=p) in by_setup), None)
     if baseline is not None and baseline != row.setup.precision:
@@ -348,8 +394,7 @@ def _derive(row: ThroughputRow, by_setup: dict[Setup, ThroughputRow]) -> None:
 def inference_tables(runs: list[LoadedResult]) -> list[InferenceTable]:
     """Collect the latency sweep of every run, one table per setup (accelerator x precision x ...)."""
     tables = []
-    key = lambda r: setup_of(r.result, r.result.inference.precision)  # noqa: E731
-    for setup, every in _group(_successful(runs, Mode.inference), key).items():
+    for setup, every in _group(_successful(runs, Mode.inference), lambda r: setup_of(r.result)).items():
         group = latest_group(every)
         rows = [LatencyRow(point, loaded) for loaded in group for point in loaded.result.inference.results]
         rows.sort(key=lambda row: (row.point.batch_size, _started(row.source)))

@@ -180,6 +180,7 @@ def generate(
     result's source link, e.g. ``https://github.com/ORG/REPO/blob/{commit}/results/{path}``.
     """
     work_dir = Path(work_dir or default_work_dir(site_dir)).resolve()
+    results = [Path(r) for r in results]
     phase = phases or Phases()
     with phase("scan"):
         scan = scan_results(results)
@@ -208,7 +209,8 @@ def generate(
     data_root = "../data/" if versioned else "data/"
     with phase("pages"):
         links = source_links(report.results, data_root, source_url)
-        pages = render_pages(agg, charts, links, report.problems, settings, nightly, data_root, work_dir / "cache" / "templates")
+        templates = work_dir / "cache" / "templates"
+        pages = render_pages(agg, charts, links, report.problems, settings, nightly, data_root, templates, results)
         files = docs_files(pages, charts)
         files[FEED_PATH] = atom_feed(nightly, lambda bench: model_title(bench, suite_benchmark(bench)), links, agg.latest_utc)
     with phase("downloads"):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import runners.schema
-from generator.results import LoadedResult, LoadReport, _source_name, result_files
+from generator.results import LoadedResult, LoadReport, _source_name, result_files, unsafe_entry_problem
 from runners import __version__
 from runners.schema import Problem, Result, ResultFileError, read_result
 
@@ -168,9 +168,15 @@ def scan_results(roots: Iterable[str | os.PathLike[str]]) -> Scan:
     scan = Scan()
     for root in map(Path, roots):
         try:
-            scan.files += [(root, path, _stat_key(path)) for path in result_files(root)]
+            paths = list(result_files(root))
         except FileNotFoundError as exc:
             scan.problems.append(Problem(root, "<path>", str(exc).split(": ", 1)[-1]))
+            continue
+        for path in paths:
+            if problem := unsafe_entry_problem(path):
+                scan.problems.append(problem)
+            else:
+                scan.files.append((root, path, _stat_key(path)))
     return scan
 
 

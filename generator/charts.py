@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import pickle
 import sys
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -16,9 +19,12 @@ from typing import Any
 import altair as alt
 import vl_convert
 
-from generator.aggregate import Aggregate, BenchmarkAggregate, ConvergenceRow, InferenceTable
+from generator.aggregate import Aggregate, BenchmarkAggregate, ConvergenceRow, InferenceTable, accelerator_name
 from generator.errors import BuildError
+from generator.formats import driver_and_power
 from runners.schema import PERCENTILE_KEYS
+
+MAX_CURVE_POINTS_SHOWN = 1000  # per run and metric; a longer curve is thinned evenly (the file keeps every epoch)
 
 WIDTH, HEIGHT = 560, 260
 PENDING = "\0pending svg "  # what SvgCache.render returns for a chart it has yet to render
@@ -109,27 +115,111 @@ def to_svg(chart: alt.TopLevelMixin | dict[str, Any]) -> str:
         raise BuildError(f"chart could not be rendered: {exc}") from None
 
 
-def _line_chart(rows: list[dict[str, Any]], x: alt.X, y: alt.Y, series: str, title: str) -> alt.Chart:
-    return (
-        alt.Chart(alt.Data(values=rows), title=title)
-        .mark_line(point=True)
-        .encode(x=x, y=y, color=alt.Color(f"{series}:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=500, columns=1)))
-        .properties(width=WIDTH, height=HEIGHT)
+# --- titles ------------------------------------------------------------------------
+
+
+def device_label(accelerator: str, kind: str, devices: int | None = None) -> str:
+    """Name what computed: 'GPU: NVIDIA A100-SXM4-80GB' or 'CPU: Intel Xeon', with the count when given ('8x GPU: ...')."""
+    name = accelerator if kind == "none" or accelerator.startswith("CPU") else f"GPU: {accelerator}"
+    return f"{devices}x {name}" if devices else name
+
+
+def setup_title(
+    accelerator: str,
+    kind: str,
+    frameworks: Iterable[str],
+    precisions: Iterable[str],
+    driver: str = "",
+    power_limit: str = "",
+    devices: int | None = None,
+) -> str:
+    """Name the setup a chart shows: device (GPU or CPU and its model), driver, power limit, framework(s), precision(s).
+
+    A chart may hold several frameworks and precisions of one device; the driver and power wording is the site's one.
+    """
+    on_cpu = kind == "none" or accelerator.startswith("CPU")
+    conditions = "" if on_cpu or not (driver or power_limit) else f" ({driver_and_power(driver, power_limit)})"
+    device = device_label(accelerator, kind, devices) + conditions
+    return f"{device} · {' + '.join(sorted(set(frameworks)))} · {', '.join(sorted(set(precisions)))}"
+
+
+def _title(what: str, setup: str) -> alt.TitleParams:
+    return alt.TitleParams(text=what, subtitle=[setup], anchor="start", subtitleFontSize=11)
+
+
+def _kind(rows: list[Any]) -> str:
+    return rows[0].latest.result.environment.accelerators.kind
+
+
+def _rows_title(what: str, rows: list[Any], precisions: Iterable[str] | None = None, devices: int | None = None) -> alt.TitleParams:
+    s = rows[0].setup
+    text = setup_title(
+        s.accelerator,
+        _kind(rows),
+        (r.setup.framework for r in rows),
+        precisions if precisions is not None else (r.setup.precision for r in rows),
+        s.driver,
+        s.power_limit,
+        devices,
     )
+    return _title(what, text)
+
+
+# --- specs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """A chart before rendering: its Altair chart and the words around it (kept apart from rendering)."""
+
+    path: str
+    kind: str
+    group: str
+    alt: str
+    caption: str
+    chart: alt.TopLevelMixin
+
+    def render(self, svg: SvgCache) -> Chart:
+        return Chart(self.path, self.kind, self.group, self.alt, self.caption, svg.render(self.chart))
+
+
+def _legend(**kwargs: Any) -> alt.Legend:
+    return alt.Legend(orient="bottom", labelLimit=500, columns=1, **kwargs)
+
+
+def _line_chart(rows: list[dict[str, Any]], x: alt.X, y: alt.Y, series: str, title: alt.TitleParams) -> alt.LayerChart:
+    """Lines coloured by framework (PyTorch and TensorFlow overlaid), dashed by the other series field, points on top."""
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        x=x, y=y, color=alt.Color("framework:N", title="framework", legend=_legend()), detail=alt.Detail("line:N")
+    )
+    lines = base.mark_line().encode(strokeDash=alt.StrokeDash(f"{series}:N", title=None, legend=_legend(symbolStrokeWidth=2)))
+    return alt.layer(lines, base.mark_point(filled=True, size=25), title=title).properties(width=WIDTH, height=HEIGHT)
+
+
+def _integer_axis(title: str, values: Iterable[int]) -> alt.X:
+    """A base-2 log axis with ticks only at the counts measured (no 1.5, 2.5 ... between GPU counts or batch sizes)."""
+    return alt.X(
+        "x:Q", title=title, scale=alt.Scale(type="log", base=2), axis=alt.Axis(values=sorted(set(values)), format="d", tickMinStep=1)
+    )
+
+
+def figure_key(setup: Any) -> tuple[str, str, str, str]:
+    """What must match for runs to share a figure: accelerator, driver, power limit, dataset (frameworks share one, by colour)."""
+    return (setup.accelerator, setup.driver, setup.power_limit, setup.dataset)
 
 
 def group_label(key: tuple[str, ...]) -> str:
     """Name a comparable group: 'NVIDIA A100 (driver 550.54.15, 400 W limit), imagenet ilsvrc2012, pytorch'."""
-    accelerator, driver, power, dataset, framework = key
-    conditions = ", ".join(p for p in (f"driver {driver}" if driver else "", f"{power} W limit" if power else "") if p)
-    return f"{accelerator}{f' ({conditions})' if conditions else ''}, {dataset}, {framework}"
+    accelerator, driver, power, dataset, *framework = key
+    conditions = "" if accelerator.startswith("CPU") or not (driver or power) else f" ({driver_and_power(driver, power)})"
+    return ", ".join([f"{accelerator}{conditions}", dataset, *framework])
 
 
-def _by_comparable(rows: list[Any]) -> list[tuple[tuple[str, ...], list[Any]]]:
+def _by_figure(rows: list[Any]) -> list[tuple[tuple[str, ...], list[Any]]]:
     """Split rows (anything with a .setup) so that unlike accelerators, drivers, power limits or datasets never share a figure."""
     groups: dict[tuple[str, ...], list[Any]] = {}
     for row in rows:
-        groups.setdefault(row.setup.comparable, []).append(row)
+        groups.setdefault(figure_key(row.setup), []).append(row)
     return sorted(groups.items())
 
 
@@ -139,166 +229,319 @@ def _curve_rows(rows: list[ConvergenceRow], metrics: tuple[str, ...], scale: flo
         for i, loaded in enumerate(row.runs, start=1):
             for metric in metrics:
                 series = f"{row.setup.devices}x {row.setup.precision} {metric} #{i}"
+                curve = loaded.result.training.curve
+                step = -(-len(curve) // MAX_CURVE_POINTS_SHOWN)  # every epoch up to the limit, then every step-th
                 points += [
-                    {"epoch": rec.epoch, "value": rec.eval[metric] * scale, "series": series}
-                    for rec in loaded.result.training.curve
+                    {
+                        "x": rec.epoch,
+                        "value": rec.eval[metric] * scale,
+                        "series": series,
+                        "framework": row.setup.framework,
+                        "line": f"{row.setup.framework} {series}",
+                    }
+                    for rec in curve[::step]
                     if metric in rec.eval
                 ]
     return points
 
 
-def curve_charts(bench: BenchmarkAggregate, svg: SvgCache) -> dict[str, Chart]:
-    """Chart validation top-1/top-5 and loss per epoch, one figure per comparable group."""
-    charts = {}
-    for n, (key, rows) in enumerate(_by_comparable(bench.convergence)):
+def _loss_scale(points: list[dict[str, Any]]) -> alt.Scale:
+    """Loss falls by orders of magnitude: a log scale, or symlog where a loss is zero or below."""
+    return alt.Scale(type="log") if all(p["value"] > 0 for p in points) else alt.Scale(type="symlog")
+
+
+def curve_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
+    """Chart validation top-1/top-5 and loss per epoch, one figure per accelerator x driver x power limit x dataset."""
+    specs = {}
+    epoch = alt.X("x:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d"))
+    for n, (key, rows) in enumerate(_by_figure(bench.convergence)):
         label = group_label(key)
         runs = sum(len(r.runs) for r in rows)
+        frameworks = " and ".join(sorted({r.setup.framework for r in rows}))
         accuracy = _curve_rows(rows, ("top1", "top5"), 100)
         if accuracy:
             lines = _line_chart(
                 accuracy,
-                alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+                epoch,
                 alt.Y("value:Q", title="validation accuracy (%)", scale=alt.Scale(zero=False)),
                 "series",
-                "Validation top-1 / top-5 vs epoch",
+                _rows_title("Validation top-1 / top-5 vs epoch", rows),
             )
             targets = alt.Data(values=[{"target": t * 100} for t in sorted({row.target for row in rows})])
-            chart = alt.layer(lines, alt.Chart(targets).mark_rule(strokeDash=[4, 4], color="gray").encode(y="target:Q"))
-            charts[f"accuracy-{n}"] = Chart(
+            title, lines.title = lines.title, alt.Undefined
+            rule = alt.Chart(targets).mark_rule(strokeDash=[4, 4], color="gray").encode(y="target:Q")
+            chart = alt.layer(lines, rule, title=title)
+            specs[f"accuracy-{n}"] = ChartSpec(
                 f"charts/{bench.slug}-accuracy-{n}.svg",
                 "accuracy",
                 label,
-                f"Line chart of validation top-1 and top-5 accuracy in percent against epoch for {runs} convergence run(s) on {label}.",
-                f"Validation top-1 and top-5 after each epoch on {label}, one line per run and metric; the dashed line is the target.",
-                svg.render(chart),
+                f"Line chart of validation top-1 and top-5 accuracy in percent against epoch for {runs} convergence run(s) "
+                f"of {frameworks} on {label}.",
+                f"Validation top-1 and top-5 after each epoch on {label}, colour by framework, one line per run and metric; "
+                "the dashed line is the target.",
+                chart,
             )
         loss = _curve_rows(rows, ("loss",), 1)
         if loss:
             chart = _line_chart(
                 loss,
-                alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
-                alt.Y("value:Q", title="validation loss"),
+                epoch,
+                alt.Y("value:Q", title="validation loss (log scale)", scale=_loss_scale(loss)),
                 "series",
-                "Validation loss vs epoch",
+                _rows_title("Validation loss vs epoch", rows),
             )
-            charts[f"loss-{n}"] = Chart(
+            specs[f"loss-{n}"] = ChartSpec(
                 f"charts/{bench.slug}-loss-{n}.svg",
                 "loss",
                 label,
-                f"Line chart of validation loss against epoch for {runs} convergence run(s) on {label}.",
-                f"Validation loss after each epoch on {label}, one line per run.",
-                svg.render(chart),
+                f"Line chart of validation loss on a log scale against epoch for {runs} convergence run(s) of {frameworks} on {label}.",
+                f"Validation loss after each epoch on {label} (log scale), colour by framework, one line per run.",
+                chart,
             )
-    return charts
+    return specs
 
 
-def latency_chart(bench: BenchmarkAggregate, table: InferenceTable, index: int, svg: SvgCache) -> Chart:
-    """Chart the latency percentiles against batch size for the latest run of one setup."""
-    latest = table.latest
-    rows = [
-        {"batch": p.batch_size, "latency_ms": getattr(p.latency_ms, key), "percentile": key}
-        for p in latest.result.inference.results
-        for key in ("mean", *PERCENTILE_KEYS)
-    ]
-    chart = _line_chart(
-        rows,
-        alt.X("batch:Q", title="batch size", scale=alt.Scale(type="log", base=2)),
-        alt.Y("latency_ms:Q", title="latency per batch (ms)"),
-        "percentile",
-        f"Latency percentiles vs batch size ({table.setup.precision})",
-    )
-    return Chart(
-        path=f"charts/{bench.slug}-latency-{index}.svg",
-        kind="latency",
-        group=group_label(table.setup.comparable),
-        alt=f"Line chart of mean, p50, p90, p95 and p99 latency in milliseconds against batch size for {table.setup.label}.",
-        caption=f"Latency percentiles per batch of the latest run of this setup ({latest.source}).",
-        svg=svg.render(chart),
-    )
+def latency_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
+    """Chart the latency percentiles against batch size of the latest run, per setup; frameworks of one setup overlaid."""
+    groups: dict[tuple[Any, ...], list[InferenceTable]] = {}
+    for table in bench.inference:
+        groups.setdefault((*figure_key(table.setup), table.setup.devices, table.setup.precision), []).append(table)
+    specs = {}
+    for n, (key, tables) in enumerate(sorted(groups.items())):
+        rows = [
+            {
+                "x": p.batch_size,
+                "latency_ms": getattr(p.latency_ms, pct),
+                "percentile": pct,
+                "framework": t.setup.framework,
+                "line": f"{t.setup.framework} {pct}",
+            }
+            for t in tables
+            for p in t.latest.result.inference.results
+            for pct in ("mean", *PERCENTILE_KEYS)
+        ]
+        setup = tables[0].setup
+        chart = _line_chart(
+            rows,
+            _integer_axis("batch size", (r["x"] for r in rows)),
+            alt.Y("latency_ms:Q", title="latency per batch (ms)"),
+            "percentile",
+            _rows_title("Latency percentiles vs batch size", tables, devices=setup.devices),
+        )
+        label = ", ".join(t.setup.label for t in tables)
+        specs[f"latency-{n}"] = ChartSpec(
+            path=f"charts/{bench.slug}-latency-{n}.svg",
+            kind="latency",
+            group=group_label(key[:4]),
+            alt=f"Line chart of mean, p50, p90, p95 and p99 latency in milliseconds against batch size for {label}.",
+            caption="Latency percentiles per batch of the latest run of this setup, colour by framework "
+            f"({', '.join(t.latest.source for t in tables)}).",
+            chart=chart,
+        )
+    return specs
 
 
-def throughput_batch_charts(bench: BenchmarkAggregate, svg: SvgCache) -> dict[str, Chart]:
-    """Chart inference throughput against batch size, one line per precision, one figure per comparable group."""
-    charts = {}
-    for n, (key, tables) in enumerate(_by_comparable(bench.inference)):
+def throughput_batch_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
+    """Chart inference throughput against batch size, one line per framework and precision, one figure per comparable group."""
+    specs = {}
+    for n, (key, tables) in enumerate(_by_figure(bench.inference)):
         label = group_label(key)
         rows = [
-            {"batch": p.batch_size, "samples_per_s": p.samples_per_s, "precision": f"{t.setup.devices}x {t.setup.precision}"}
+            {
+                "x": p.batch_size,
+                "samples_per_s": p.samples_per_s,
+                "precision": f"{t.setup.devices}x {t.setup.precision}",
+                "framework": t.setup.framework,
+                "line": f"{t.setup.framework} {t.setup.devices}x {t.setup.precision}",
+            }
             for t in tables
             for p in t.latest.result.inference.results
         ]
         chart = _line_chart(
             rows,
-            alt.X("batch:Q", title="batch size", scale=alt.Scale(type="log", base=2)),
+            _integer_axis("batch size", (r["x"] for r in rows)),
             alt.Y("samples_per_s:Q", title="inference throughput (samples/s)"),
             "precision",
-            "Inference throughput vs batch size",
+            _rows_title("Inference throughput vs batch size", tables),
         )
-        charts[f"throughput-batch-{n}"] = Chart(
+        specs[f"throughput-batch-{n}"] = ChartSpec(
             f"charts/{bench.slug}-throughput-batch-{n}.svg",
             "throughput-batch",
             label,
-            f"Line chart of inference throughput in samples per second against batch size, one line per precision, on {label}.",
-            f"Inference throughput per batch size on {label}, one line per precision (latest run of each).",
-            svg.render(chart),
+            "Line chart of inference throughput in samples per second against batch size, one line per framework and precision, "
+            f"on {label}.",
+            f"Inference throughput per batch size on {label}, colour by framework, one line per precision (latest run of each).",
+            chart,
         )
-    return charts
+    return specs
 
 
-def scaling_charts(bench: BenchmarkAggregate, svg: SvgCache) -> dict[str, Chart]:
-    """Chart training throughput against GPU count, one line per precision, where more than one count was measured."""
-    charts = {}
+def scaling_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
+    """Chart training throughput against GPU count, one line per framework and precision, where more than one count was measured."""
+    specs = {}
     rows_all = bench.throughput or bench.convergence_throughput
-    for n, (key, rows) in enumerate(_by_comparable(rows_all)):
+    for n, (key, rows) in enumerate(_by_figure(rows_all)):
         if len({r.setup.devices for r in rows}) < 2:
             continue
         label = group_label(key)
-        points = [{"gpus": r.setup.devices, "samples_per_s": r.samples_per_s.headline, "precision": r.setup.precision} for r in rows]
+        points = [
+            {
+                "x": r.setup.devices,
+                "samples_per_s": r.samples_per_s.headline,
+                "precision": r.setup.precision,
+                "framework": r.setup.framework,
+                "line": f"{r.setup.framework} {r.setup.precision}",
+            }
+            for r in rows
+        ]
+        devices = "GPUs" if _kind(rows) != "none" else "devices"
         chart = _line_chart(
             points,
-            alt.X("gpus:Q", title="GPUs", scale=alt.Scale(type="log", base=2)),
+            _integer_axis(f"{devices} (count)", (p["x"] for p in points)),
             alt.Y("samples_per_s:Q", title="training throughput (samples/s)"),
             "precision",
-            "Training throughput vs GPU count",
+            _rows_title(f"Training throughput vs {devices[:-1]} count", rows),
         )
-        charts[f"scaling-{n}"] = Chart(
+        specs[f"scaling-{n}"] = ChartSpec(
             f"charts/{bench.slug}-scaling-{n}.svg",
             "scaling",
             label,
-            f"Line chart of training throughput in samples per second against the number of GPUs, one line per precision, on {label}.",
-            f"Training throughput per GPU count on {label}; the scaling factors are in the table above.",
-            svg.render(chart),
+            f"Line chart of training throughput in samples per second against the number of {devices}, one line per framework "
+            f"and precision, on {label}.",
+            f"Training throughput per {devices[:-1]} count on {label}, colour by framework; the scaling factors are in the table above.",
+            chart,
         )
-    return charts
+    return specs
 
 
-def history_chart(series: Any, svg: SvgCache) -> Chart:
-    """Chart one history series (a generator.history.Series) over time, bucket means for old nights, regressions in red."""
-    rows = [{"night": p.started_utc.isoformat(), "value": p.value, "kind": type(p).__name__} for p in series.shown]
+# --- history -----------------------------------------------------------------------------
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Return at least three round tick values covering [low, high] (a flat series gets a band around its value)."""
+    if not math.isfinite(low) or not math.isfinite(high):
+        raise ValueError("ticks of a non-finite range")
+    if high <= low:
+        pad = abs(low) * 0.05 or 1.0
+        low, high = low - pad, high + pad
+    raw = (high - low) / max(count - 1, 2)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.floor(low / step) * step
+    ticks = [first]
+    while ticks[-1] < high - step * 1e-9 or len(ticks) < 3:
+        ticks.append(first + len(ticks) * step)
+    return [round(t, 12) for t in ticks]
+
+
+def _tick_format(ticks: list[float]) -> str:
+    step = ticks[1] - ticks[0]
+    decimals = 0
+    while decimals < 12 and abs(round(step, decimals) - step) > step * 1e-6:
+        decimals += 1
+    return f",.{decimals}f"
+
+
+def time_axis(times: list[datetime]) -> alt.Axis:
+    """One time format on the axis: dates when the runs span two days or more, else date and UTC time; ticks at round times."""
+    start, end = min(times), max(times)
+    span = end - start
+    if span >= timedelta(days=2):
+        step = timedelta(days=math.ceil(span.days / 6) or 1)
+        first = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        fmt = "%Y-%m-%d"
+    else:
+        step = timedelta(hours=max(1, math.ceil(span.total_seconds() / 3600 / 6)))
+        first = start.replace(minute=0, second=0, microsecond=0)
+        fmt = "%Y-%m-%d %H:%M"
+    ticks = []
+    while first <= end + step:
+        ticks.append(first)
+        first += step
+    return alt.Axis(values=[int(t.timestamp() * 1000) for t in ticks], format=fmt, labelAngle=-30)  # the utc scale formats in UTC
+
+
+def history_title(series: Any) -> str:
+    """Name a history's setup: device, framework and precision (driver and host may change along it), then mode and dataset."""
+    result = series.points[-1].latest.result
+    precision = result.inference.precision if result.inference else result.run.precision
+    setup = setup_title(
+        accelerator_name(result),
+        result.environment.accelerators.kind,
+        [result.run.framework],
+        [precision],
+        devices=result.environment.launch.world_size,
+    )
+    return f"{setup} · {result.run.mode.value} · {result.dataset.name} {result.dataset.version}"
+
+
+def history_spec(series: Any) -> ChartSpec:
+    """Chart one history series (a generator.history.Series) per run, with its noise band; regressions in red."""
+    rows = [{"started": p.started_utc.isoformat(), "value": p.value, "kind": type(p).__name__} for p in series.shown]
+    # every band sets the axis (a small move never fills it), but only a band whose noise was estimated is drawn
+    values = [r["value"] for r in rows] + [b.low for b in series.bands] + [b.high for b in series.bands]
+    bands = [
+        {"from": b.start.isoformat(), "to": b.end.isoformat(), "low": b.low, "high": b.high, "mean": b.mean}
+        for b in series.bands
+        if b.estimated
+    ]
     metric = series.metric
-    line = (
-        alt.Chart(alt.Data(values=rows), title=f"{metric.name} over nightly runs")
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("night:T", title="run started (UTC)"),
-            y=alt.Y("value:Q", title=f"{metric.name} ({metric.unit})", scale=alt.Scale(zero=False)),
+    if metric.unit == "fraction":  # a quality cannot pass 1: neither may its axis
+        values = [min(v, 1.0) for v in values]
+    ticks = nice_ticks(min(values), max(values))
+    x_scale, x_axis = alt.Scale(type="utc"), time_axis([p.started_utc for p in series.shown])
+    x = alt.X("started:T", title="run started (UTC)", scale=x_scale, axis=x_axis)
+    y = alt.Y(
+        "value:Q",
+        title=f"{metric.name} ({metric.unit})",
+        scale=alt.Scale(domain=[ticks[0], ticks[-1]], zero=False, nice=False),
+        axis=alt.Axis(values=ticks, format=_tick_format(ticks)),
+    )
+    line = alt.Chart(alt.Data(values=rows)).mark_line(point=True).encode(x=x, y=y)
+    layers = [line]
+    if bands:
+        band = (
+            alt.Chart(alt.Data(values=bands))
+            .mark_rect(color="#9e9e9e", opacity=0.25)
+            .encode(x=alt.X("from:T", title="run started (UTC)", scale=x_scale, axis=x_axis), x2="to:T", y=alt.Y("low:Q"), y2="high:Q")
         )
-        .properties(width=WIDTH, height=HEIGHT)
+        level = alt.Chart(alt.Data(values=bands)).mark_rule(color="#757575", strokeDash=[2, 2]).encode(x="from:T", x2="to:T", y="mean:Q")
+        layers = [band, level, line]
+    marks = [{"started": r.after.started_utc.isoformat()} for r in series.regressions]
+    if marks:
+        layers.append(alt.Chart(alt.Data(values=marks)).mark_rule(color="#c62828", strokeDash=[4, 4]).encode(x="started:T"))
+    chart = alt.layer(*layers, title=_title(f"{metric.name} per run", history_title(series))).properties(width=WIDTH, height=HEIGHT)
+    noise = (
+        "The grey band is the noise around each level (the dotted line): a move inside it is not a change. "
+        "Dashed red lines mark detected regressions."
+        if bands
+        else f"Too few runs ({len(series.points)}) to estimate the noise or look for a change; the axis spans at least the "
+        "smallest change that counts around the mean, so a small move does not look like a cliff."
     )
-    marks = [{"night": r.after.started_utc.isoformat()} for r in series.regressions]
-    chart = (
-        alt.layer(line, alt.Chart(alt.Data(values=marks)).mark_rule(color="#c62828", strokeDash=[4, 4]).encode(x="night:T"))
-        if marks
-        else line
-    )
-    return Chart(
+    return ChartSpec(
         path=f"charts/history-{series.bench.slug}-{series.key}.svg",
         kind="history",
         group=series.config,
-        alt=f"Line chart of {metric.name} in {metric.unit} against the date of each nightly run for {series.config}.",
-        caption=f"{metric.name} per night ({series.config}); older nights averaged in buckets; dashed red lines mark detected regressions.",
-        svg=svg.render(chart),
+        alt=f"Line chart of {metric.name} in {metric.unit} against the start time of each run for {series.config}"
+        + (", with a grey band of run-to-run noise." if bands else "."),
+        caption=f"{metric.name} per run ({series.config}); older runs averaged in buckets. {noise}",
+        chart=chart,
     )
+
+
+def benchmark_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
+    """One benchmark's chart specs: curves, scaling, throughput over batch size, latency."""
+    return curve_specs(bench) | scaling_specs(bench) | throughput_batch_specs(bench) | latency_specs(bench)
+
+
+def chart_specs(agg: Aggregate, history: Any = None) -> dict[str, dict[str, ChartSpec]]:
+    """Every chart's spec, keyed by benchmark slug, then chart key ('accuracy-0', 'latency-2', ...); history under "history/"."""
+    specs: dict[str, dict[str, ChartSpec]] = {}
+    for bench in agg.benchmarks:
+        specs[bench.slug] = benchmark_specs(bench)
+    if history is not None:
+        specs["history/"] = {series.key: history_spec(series) for series in history.series}
+    return specs
 
 
 def _code_stamp() -> bytes:
@@ -372,19 +615,14 @@ def render_charts(agg: Aggregate, cache_dir: Path | None = None, history: Any = 
         if (reused := known.get(key)) is not None:
             charts[bench.slug], mine_history = reused["bench"], reused["history"]
             svg.used.update(reused["svgs"])
+            known.put(key, reused)
         else:
             before = set(svg.used)
-            mine = curve_charts(bench, svg)
-            mine |= scaling_charts(bench, svg)
-            mine |= throughput_batch_charts(bench, svg)
-            mine |= {f"latency-{i}": latency_chart(bench, table, i, svg) for i, table in enumerate(bench.inference)}
-            charts[bench.slug] = mine
-            mine_history = {series.key: history_chart(series, svg) for series in series_of.get(bench.slug, [])}
+            charts[bench.slug] = {k: spec.render(svg) for k, spec in benchmark_specs(bench).items()}
+            mine_history = {series.key: history_spec(series).render(svg) for series in series_of.get(bench.slug, [])}
             built.append((key, bench))
-            known.put(key, {"bench": mine, "history": mine_history, "svgs": svg.used - before})
+            known.put(key, {"bench": charts[bench.slug], "history": mine_history, "svgs": svg.used - before})
         history_charts |= mine_history
-        if reused is not None:
-            known.put(key, reused)
     if history is not None:
         charts["history/"] = history_charts
     charts = svg.finish(charts)

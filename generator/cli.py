@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from generator.errors import BenchsiteError, InvalidResults
@@ -34,12 +36,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
         synthetic=args.synthetic,
         resume=args.resume,
         repeats=args.repeats,
+        precisions=args.precision or [],
+        window_scale=args.window_scale,
         torchrun=torchrun,
         tf_distribute=_tf_distribute(args, TfDistributeConfig),
         command=["benchsite", *sys.argv[1:]],
+        verbose=args.verbose,
     )
+    if args.dry_run:
+        return _dry_run(request)
     outcome = run_suite(request)
+    if outcome.stopped:
+        raise BenchsiteError(outcome.stopped)
     return 0 if outcome.all_succeeded else 1
+
+
+def _dry_run(request) -> int:
+    from runners.launch import describe_plan, plan_suite
+    from runners.launch.preflight import preflight
+
+    suite, specs = plan_suite(request)
+    print("\n".join(describe_plan(suite, specs, request)))
+    preflight(specs, request.results_dir, request.device)
+    print("preflight: results folder writable, data folders, device and frameworks found; nothing was run")
+    return 0
 
 
 def _tf_distribute(args: argparse.Namespace, config_cls):
@@ -68,9 +88,25 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from generator.build import build
 
-    site_index = build(args.results, args.site_dir, strict=args.strict, work_dir=args.build_dir, source_url=args.source_url)
+    _check_writable(args.site_dir, "--site-dir")
+    try:
+        site_index = build(args.results, args.site_dir, strict=args.strict, work_dir=args.build_dir, source_url=args.source_url)
+    except OSError as exc:  # a disk that fills up while the site is written
+        raise BenchsiteError(f"cannot write {exc.filename or args.site_dir}: {exc.strerror or exc}") from None
     print(site_index)
     return 0
+
+
+def _check_writable(folder: Path, option: str) -> None:
+    """Refuse, in one line, a folder where a file cannot be created and written (read-only, full, not a folder)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(b"\0" * 4096)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        raise BenchsiteError(f"{option} {folder} is not writable: {exc.strerror or exc}") from None
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -140,6 +176,13 @@ SOURCE_URL_HELP = (
 )
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benchsite", description="Run deep-learning benchmarks and publish them as a static site.")
     parser.add_argument("--version", action="version", version=f"benchsite {__version__}")
@@ -158,6 +201,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--repeats", type=_positive_int, default=1, metavar="N", help="convergence runs per configuration, seeds seed..seed+N-1"
     )
     run.add_argument("--resume", action="store_true", help="continue a killed convergence run from its last checkpoint")
+    run.add_argument("--precision", action="append", metavar="P", help="run this precision instead of each benchmark's list (repeatable)")
+    run.add_argument(
+        "--window-scale",
+        type=_fraction,
+        metavar="F",
+        help="measure throughput/inference windows shortened to this fraction (0 < F <= 1), for a quick check; recorded in provenance",
+    )
+    run.add_argument("--dry-run", action="store_true", help="print the planned runs and check them (preflight), run nothing")
+    run.add_argument("--verbose", action="store_true", help="show library messages live too (they always go to each run's log file)")
     dist = run.add_argument_group("multi-GPU / multi-node (torchrun)")
     dist.add_argument("--nproc-per-node", type=_positive_int, default=1, metavar="N", help="processes (GPUs) per node")
     dist.add_argument("--nnodes", type=_positive_int, default=1, metavar="N", help="number of nodes")

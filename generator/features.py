@@ -60,12 +60,13 @@ FEATURES: list[Feature] = [
     Feature("Multi-GPU training", lambda r: r.environment.launch.world_size > 1 and r.environment.accelerators.kind != "none"),
     Feature("Multi-node training", lambda r: r.environment.launch.nodes > 1),
     Feature("Gradient accumulation", lambda r: r.training is not None and r.training.grad_accum_steps > 1),
+    Feature("INT8 inference (post-training quantization)", lambda r: r.inference is not None and _precision(r) == "int8", "int8"),
     Feature("Inference latency sweep", lambda r: r.inference is not None and len(r.inference.results) > 1),
 ]
 
 
 def feature_support(runs: list[LoadedResult], suite_precisions: list[str]) -> list[FeatureSupport]:
-    """Return the matrix for a model from its successful runs, newest evidence first, and its suite's precisions."""
+    """Return the matrix for a model from its successful runs, newest evidence first, and the suite's training and inference precisions."""
     ok = [r for r in reversed(runs) if r.result.run.status is Status.success]
     declared = {p.lower() for p in suite_precisions}
     return [

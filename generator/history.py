@@ -10,6 +10,7 @@ the newest points one by one and older ones averaged into buckets.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import statistics
 from collections.abc import Callable, Sequence
@@ -21,7 +22,7 @@ import numpy as np
 import ruptures
 from scipy import stats
 
-from generator.aggregate import Aggregate, BenchmarkAggregate, accelerator_name, driver_version, slugify
+from generator.aggregate import Aggregate, BenchmarkAggregate, accelerator_name, driver_version, power_limit, slugify
 from generator.results import LoadedResult
 from generator.settings import HistorySettings
 from runners.schema import Mode, Result, Status
@@ -82,8 +83,9 @@ def configuration(result: Result) -> str:
     """Name what must stay fixed along one history; driver, host and framework version may change (and are shown)."""
     precision = result.inference.precision if result.run.mode is Mode.inference else result.run.precision
     devices = result.environment.launch.world_size
+    watts = f" ({power_limit(result)} W limit)" if power_limit(result) else ""  # a power cap is another setup, never a regression
     return (
-        f"{result.run.mode.value}, {devices}x {accelerator_name(result)}, {result.run.framework}, {precision}, "
+        f"{result.run.mode.value}, {devices}x {accelerator_name(result)}{watts}, {result.run.framework}, {precision}, "
         f"{result.dataset.name} {result.dataset.version}"
     )
 
@@ -93,7 +95,7 @@ def configuration(result: Result) -> str:
 
 @dataclass
 class Point:
-    """One night: the mean of one repeat group's values (each repeat a sample)."""
+    """One run of a setup: the mean of its repeat group's values (each repeat a sample); nightly suites make one a night."""
 
     started_utc: datetime
     samples: list[float]
@@ -150,6 +152,18 @@ class Regression:
         return (self.mean_after - self.mean_before) / self.mean_before
 
 
+@dataclass(frozen=True)
+class Band:
+    """One level of a series (between detected changes) and the run-to-run noise around it."""
+
+    start: datetime
+    end: datetime
+    mean: float
+    low: float
+    high: float
+    estimated: bool  # False with too few runs to estimate the noise: then only the smallest change that counts
+
+
 @dataclass
 class Series:
     bench: BenchmarkAggregate
@@ -158,6 +172,20 @@ class Series:
     points: list[Point]
     shown: list[Point | Bucket] = field(default_factory=list)
     regressions: list[Regression] = field(default_factory=list)
+    bands: list[Band] = field(default_factory=list)
+    needed: int = 0  # runs the detector needs before it can check this series
+
+    @property
+    def checked(self) -> bool:
+        """True when the series has enough runs for the detector to look for a change."""
+        return len(self.points) >= self.needed
+
+    @property
+    def status(self) -> str:
+        """Say what the detector could do: 'n regression(s)', 'checked, no change' or 'not enough history (n of m runs)'."""
+        if not self.checked:
+            return f"not enough history ({len(self.points)} of {self.needed} runs)"
+        return f"{len(self.regressions)} regression(s)" if self.regressions else "checked, no change"
 
     @property
     def key(self) -> str:
@@ -181,10 +209,26 @@ class HistoryPage:
 @dataclass
 class History:
     pages: list[HistoryPage]
+    single: list[Series] = field(default_factory=list)  # series of one run: no page, but counted as not checked
 
     @property
     def series(self) -> list[Series]:
+        """The series with a page (two runs or more)."""
         return [s for page in self.pages for s in page.series]
+
+    @property
+    def every_series(self) -> list[Series]:
+        return self.series + self.single
+
+    @property
+    def checked(self) -> list[Series]:
+        """The series with enough runs for the detector to look for a change."""
+        return [s for s in self.every_series if s.checked]
+
+    @property
+    def unchecked(self) -> list[Series]:
+        """The series with too few runs to detect anything."""
+        return [s for s in self.every_series if not s.checked]
 
     @property
     def regressions(self) -> list[Regression]:
@@ -210,7 +254,7 @@ def _points(runs: list[LoadedResult], metric: Metric) -> list[Point]:
 
 def history(agg: Aggregate, settings: HistorySettings) -> History:
     """Build every series, detect its regressions and choose the rows its page shows."""
-    pages = []
+    pages, single = [], []
     for bench in agg.benchmarks:
         by_config: dict[str, dict[str, tuple[Metric, list[LoadedResult]]]] = {}
         for loaded in bench.runs:
@@ -223,13 +267,15 @@ def history(agg: Aggregate, settings: HistorySettings) -> History:
             series = []
             for metric, runs in metrics.values():
                 points = _points(runs, metric)
-                if len(points) >= 2:
-                    s = Series(bench, config, metric, points, downsample(points, settings))
-                    s.regressions = regressions(s, settings)
-                    series.append(s)
+                if not points:  # e.g. a time to target no run reached: nothing to follow
+                    continue
+                s = Series(bench, config, metric, points, downsample(points, settings), needed=2 * settings.min_segment)
+                s.regressions = regressions(s, settings)
+                s.bands = noise_bands(points, settings)
+                (series if len(points) >= 2 else single).append(s)
             if series:
                 pages.append(HistoryPage(bench, config, series))
-    return History(pages)
+    return History(pages, single)
 
 
 # --- detection ------------------------------------------------------------------------
@@ -282,6 +328,25 @@ def regressions(series: Series, settings: HistorySettings) -> list[Regression]:
         if worse:
             found.append(Regression(series, series.points[k - 1], series.points[k], mean_before, mean_after, p_value))
     return found
+
+
+def noise_bands(points: list[Point], settings: HistorySettings) -> list[Band]:
+    """Return each level of a series with its noise band: mean ± max(2 sigma, the smallest change that counts).
+
+    sigma is the series' own run-to-run noise (noise_sigma); a move inside the band is noise to the detector too.
+    """
+    values = [p.value for p in points]
+    if not values:
+        return []
+    estimated = len(values) >= 2 * settings.min_segment
+    sigma = noise_sigma(values) if estimated else 0.0
+    bounds = [0, *(k for k, *_ in shifts(values, settings)), len(values)]
+    bands = []
+    for start, end in itertools.pairwise(bounds):
+        mean = statistics.fmean(values[start:end])
+        half = max(2 * sigma, settings.min_relative_change * abs(mean))
+        bands.append(Band(points[start].started_utc, points[end - 1].started_utc, mean, mean - half, mean + half, estimated))
+    return bands
 
 
 def downsample(points: list[Point], settings: HistorySettings) -> list[Point | Bucket]:

@@ -6,11 +6,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from generator.aggregate import Aggregate, BenchmarkAggregate, InferenceTable, LatencyRow
+from generator.aggregate import Aggregate, BenchmarkAggregate, InferenceTable, LatencyRow, setup_of
+from generator.derived import Summary
 from generator.pages import Page, SiteContext, page_kind
 from generator.results import LoadedResult
 from generator.settings import Board, Settings
 from runners.schema import Mode, Result, Status, SubjectMetrics
+
+MAX_SUBJECTS_SHOWN = 1000  # per run: ImageNet's classes; a larger list is in the run's file, not on the page
 
 
 @dataclass
@@ -20,14 +23,19 @@ class Entry:
     bench: BenchmarkAggregate
     table: InferenceTable
     metric: str
-    primary: float | None
-    primary_source: LoadedResult | None
+    primary: Summary | None  # the timed model's quality, mean over the setup's latest repeat group
     fps: LatencyRow | None  # throughput at the stated batch size
     peak: LatencyRow  # the highest throughput over batch sizes
     memory_mib: float | None
-    subjects: list[SubjectMetrics] = field(default_factory=list)
+    subjects: list[SubjectMetrics] = field(default_factory=list)  # at most MAX_SUBJECTS_SHOWN of them
     subjects_source: LoadedResult | None = None
+    subjects_total: int = 0
     mismatch: bool = False
+
+    @property
+    def primary_missing(self) -> str:
+        """Why there is no primary result, shown beside the dash in its place."""
+        return self.table.quality_missing(self.metric)
 
     @property
     def result(self) -> Result:
@@ -74,39 +82,30 @@ def peak_memory_mib(result: Result) -> float | None:
     return max(used) if used else result.telemetry.framework_peak_reserved_mib
 
 
-def _training_runs(bench: BenchmarkAggregate, result: Result) -> list[LoadedResult]:
-    """Successful convergence runs of the same model, framework and dataset release, newest last."""
+def _training_runs(bench: BenchmarkAggregate, table: InferenceTable) -> list[LoadedResult]:
+    """Successful convergence runs of exactly this inference setup (setup_of decides), newest last."""
     return [
         r
         for r in bench.runs
-        if r.result.run.mode is Mode.convergence
-        and r.result.run.status is Status.success
-        and r.result.run.framework == result.run.framework
-        and r.result.dataset.version == result.dataset.version
+        if r.result.run.mode is Mode.convergence and r.result.run.status is Status.success and setup_of(r.result) == table.setup
     ]
 
 
 def entry_of(bench: BenchmarkAggregate, table: InferenceTable, metric: str, batch_size: int) -> Entry:
-    """Collect what the leaderboard shows for one inference setup."""
-    result = table.latest.result
+    """Collect what the leaderboard shows for one inference setup: every figure from that setup's own runs."""
     latest_rows = [row for row in table.rows if row.source is table.latest]
-    primary, primary_source = result.inference.quality.get(metric), table.latest
-    training = _training_runs(bench, result)
-    if primary is None:
-        trained = [r for r in training if metric in r.result.training.final_metrics and r.result.run.precision == result.run.precision]
-        primary, primary_source = (trained[-1].result.training.final_metrics[metric], trained[-1]) if trained else (None, None)
-    with_subjects = [r for r in training if r.result.training.per_subject]
+    with_subjects = [r for r in _training_runs(bench, table) if r.result.training.per_subject]
     return Entry(
         bench=bench,
         table=table,
         metric=metric,
-        primary=primary,
-        primary_source=primary_source,
+        primary=table.quality(metric),
         fps=next((row for row in latest_rows if row.point.batch_size == batch_size), None),
         peak=max(latest_rows, key=lambda row: row.point.samples_per_s),
-        memory_mib=peak_memory_mib(result),
-        subjects=with_subjects[-1].result.training.per_subject if with_subjects else [],
+        memory_mib=peak_memory_mib(table.latest.result),
+        subjects=with_subjects[-1].result.training.per_subject[:MAX_SUBJECTS_SHOWN] if with_subjects else [],
         subjects_source=with_subjects[-1] if with_subjects else None,
+        subjects_total=len(with_subjects[-1].result.training.per_subject) if with_subjects else 0,
     )
 
 
@@ -121,7 +120,8 @@ def board_release(entries: list[Entry]) -> tuple[str | None, datetime | None]:
 
 
 def _rank_key(entry: Entry) -> tuple:
-    return (entry.primary is None, -(entry.primary or 0), -(entry.fps.point.samples_per_s if entry.fps else 0))
+    quality = entry.primary.mean if entry.primary else 0
+    return (entry.primary is None, -quality, -(entry.fps.point.samples_per_s if entry.fps else 0))
 
 
 def leaderboards(agg: Aggregate, settings: Settings) -> list[TaskBoards]:

@@ -57,7 +57,7 @@ def nightly(request: NightlyRequest, log: Callable[[str], None] = _log) -> str:
         ),
         print_line=log,
     )
-    paths = [run.path for run in outcome.runs]
+    paths = [run.path for run in outcome.runs if not run.spooled]  # a spooled record is outside the repository
     report = load_results(paths)
     if report.problems:
         raise InvalidResults(f"{len(report.problems)} problem(s) in the files this run wrote, e.g. {report.problems[0]}")
@@ -72,6 +72,8 @@ def nightly(request: NightlyRequest, log: Callable[[str], None] = _log) -> str:
         from generator.publish import publish
 
         log(publish([results_dir], request.publish_version, request.aliases, repo, push=request.push, remote=request.remote))
+    if outcome.stopped:
+        raise BenchsiteError(outcome.stopped)
     failed = len(outcome.runs) - outcome.counts().get("success", 0)
     if failed:
         raise SuiteHadFailures(f"{failed} of {len(outcome.runs)} run(s) did not succeed; their records are in {results_dir}")

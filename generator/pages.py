@@ -14,20 +14,21 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from generator.aggregate import Aggregate, BenchmarkAggregate, accelerator_name
+from generator.aggregate import Aggregate, BenchmarkAggregate, LatencyRow, ThroughputRow, accelerator_name, setup_of
 from generator.charts import Chart, group_label
 from generator.errors import BuildError
 from generator.export import download_name, months
 from generator.features import feature_support
+from generator.formats import MISSING, duration, exact_seconds, latency_marks, num, pct, si, summary_marks
+from generator.formats import scaling as scaling_text
 from generator.results import LoadedResult
 from generator.settings import Settings, load_settings
 from runners.schema import Problem, Result
-from runners.suites import Benchmark, SuiteError, load_suite
+from runners.suites import Benchmark, find_named_suite
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "site_templates"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>])")  # python-markdown's ESCAPED_CHARS
 _UNSAFE_IN_TITLE = re.compile(r"[<>&\"'`]")
-MISSING = "\N{EN DASH}"
 DATA_PAGE_ROWS = 100  # newest runs listed on the data page; every run is in the downloads
 NAV_FOLDER_MAX = 30  # a folder with more pages is one index page in the nav (every page carries the nav)
 
@@ -42,19 +43,6 @@ class Page:
 
 
 # --- filters -------------------------------------------------------------------
-
-
-def num(value: float | None, digits: int = 3) -> str:
-    """Format a number with at most ``digits`` decimals; a dash for a missing one."""
-    if value is None:
-        return MISSING
-    text = f"{value:.{digits}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def pct(value: float | None) -> str:
-    """Format a fraction as a percentage with at most two decimals."""
-    return num(None if value is None else value * 100, 2)
 
 
 def utc(value: datetime | None) -> str:
@@ -83,17 +71,6 @@ def first_line(text: str | None, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-_SI_PREFIXES = ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
-
-
-def si(value: float | None, digits: int = 4) -> str:
-    """Format a number with an SI prefix and ``digits`` significant digits, e.g. 4.908e14 -> '490.8 T'."""
-    if value is None:
-        return MISSING
-    scale, prefix = next(((f, p) for f, p in _SI_PREFIXES if abs(value) >= f), (1, ""))
-    return f"{value / scale:.{digits}g} {prefix}".rstrip()
-
-
 def build_time() -> datetime:
     """Return when this build ran: SOURCE_DATE_EPOCH if set (reproducible builds), else now, in UTC."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
@@ -105,20 +82,21 @@ def cell(value: Any) -> Markup:
     return mdtext(str(value))
 
 
-def duration(seconds: float | None) -> str:
-    """Format seconds as '42.1 s', '12.5 min' or '3.2 h'."""
-    if seconds is None:
-        return MISSING
-    if seconds < 120:
-        return f"{num(seconds, 1)} s"
-    if seconds < 7200:
-        return f"{num(seconds / 60, 1)} min"
-    return f"{num(seconds / 3600, 1)} h"
-
-
 def accelerator_label(result: Result) -> str:
     """Name a run's accelerators with their count, e.g. '8x NVIDIA A100-SXM4-80GB'."""
     return f"{result.environment.launch.world_size}x {accelerator_name(result)}"
+
+
+def relative_to_results(path: str | os.PathLike[str], roots: list[Path]) -> str:
+    """Show a file's path relative to the results folder it was found in; never an absolute local path."""
+    path = Path(os.path.abspath(path))
+    for root in roots:
+        root = Path(os.path.abspath(root))
+        if path == root:
+            return path.name
+        if path.is_relative_to(root):
+            return path.relative_to(root).as_posix()
+    return path.name
 
 
 def source_label(loaded: LoadedResult) -> str:
@@ -129,13 +107,23 @@ def source_label(loaded: LoadedResult) -> str:
 # --- environment ---------------------------------------------------------------
 
 
-def environment(links: dict[str, str], data_root: str = "data/", bytecode_dir: Path | None = None) -> jinja2.Environment:
+MARK_TITLES = {
+    "1 run": "from a single run: its spread over repeats is unknown",
+    "noisy": "the spread is above the site's threshold (trust in generator/site_settings.yaml)",
+    "few samples": "a percentile with fewer than 5 samples beyond it",
+}
+
+
+def environment(
+    links: dict[str, str], settings: Settings | None = None, data_root: str = "data/", bytecode_dir: Path | None = None
+) -> jinja2.Environment:
     """Return the strict, autoescaping template environment.
 
     ``links`` maps result paths to their source links: a full URL, or a path relative to the site's root;
     ``data_root`` is where the downloads are, relative to the site's root (``../data/`` beside mike's versions);
     ``bytecode_dir`` keeps the compiled templates between builds (compiling them is seconds of every rebuild).
     """
+    trust = (settings or load_settings()).trust
     if bytecode_dir:
         bytecode_dir.mkdir(parents=True, exist_ok=True)
     env = jinja2.Environment(
@@ -156,6 +144,7 @@ def environment(links: dict[str, str], data_root: str = "data/", bytecode_dir: P
         mdtext=mdtext,
         cell=cell,
         duration=duration,
+        exact_seconds=exact_seconds,
         first_line=first_line,
         source_label=source_label,
         safe_title=safe_title,
@@ -171,8 +160,18 @@ def environment(links: dict[str, str], data_root: str = "data/", bytecode_dir: P
     def data_href(context: Any, name: str) -> str:
         return context["root"] + data_root + name
 
+    def runs_marks(summary: Any) -> list[str]:
+        return summary_marks(summary, trust.max_cv)
+
+    def point_marks(row: LatencyRow, runs: int) -> list[str]:
+        return latency_marks(runs, row.point.latency_ms, row.point.low_sample_percentiles, trust.max_latency_cv)
+
+    def scaling_of(row: ThroughputRow) -> str:
+        return scaling_text(row.scaling, row.scaling_kind, row.setup.devices, row.setup.unit)
+
     env.globals["source_href"] = source_href
     env.globals["data_href"] = data_href
+    env.globals.update(runs_marks=runs_marks, point_marks=point_marks, scaling_of=scaling_of, mark_titles=MARK_TITLES, setup_of=setup_of)
     env.globals["group_label"] = group_label
     return env
 
@@ -189,12 +188,14 @@ def _render(env: jinja2.Environment, template: str, path: str, **context: Any) -
 # --- suites --------------------------------------------------------------------
 
 
+SUITES_ENV = "BENCHSITE_SUITES"  # extra folders of suite YAML, os.pathsep-separated, besides the shipped ones
+
+
 @cache
 def _suite_benchmarks(suite: str) -> dict[str, Benchmark]:
-    try:
-        return {b.name: b for b in load_suite(suite).benchmarks}
-    except SuiteError:
-        return {}
+    folders = tuple(Path(p) for p in os.environ.get(SUITES_ENV, "").split(os.pathsep) if p)
+    found = find_named_suite(suite, folders)
+    return {b.name: b for b in found.benchmarks} if found else {}
 
 
 def suite_benchmark(bench: BenchmarkAggregate) -> Benchmark | None:
@@ -221,6 +222,7 @@ class SiteContext:
     settings: Settings = field(default_factory=load_settings)
     generated_utc: datetime = field(default_factory=build_time)
     history: Any = None  # generator.history.History, when the build computed one
+    results_roots: list[Path] = field(default_factory=list)  # the folders (or files) the results were read from
 
     def title(self, bench: BenchmarkAggregate) -> str:
         """Return the title of a benchmark's page."""
@@ -245,11 +247,20 @@ def page_kind(name: str) -> Callable[[PageKind], PageKind]:
     return register
 
 
+SHIPPED_RESULTS = Path(__file__).resolve().parents[1] / "results"  # the example runs committed with benchsite
+
+
+def shipped_examples(runs: list[LoadedResult]) -> int:
+    """How many of ``runs`` are the examples in benchsite's own results/ folder."""
+    return sum(1 for r in runs if r.path.resolve().is_relative_to(SHIPPED_RESULTS))
+
+
 @page_kind("home")
 def home_page(site: SiteContext) -> list[Page]:
     """Render index.md: latest run, status counts, failed runs, hosts and links to the models."""
     titles = {b.slug: site.title(b) for b in site.agg.benchmarks}
-    return [Page("index.md", "Home", site.render("home.md.j2", "index.md", agg=site.agg, titles=titles))]
+    shipped = shipped_examples(site.agg.runs)
+    return [Page("index.md", "Home", site.render("home.md.j2", "index.md", agg=site.agg, titles=titles, shipped=shipped))]
 
 
 def tabs(rows: list[Any], key: Callable[[Any], str] | None = None) -> list[tuple[str, list[Any]]]:
@@ -275,6 +286,16 @@ def performance_page(site: SiteContext) -> list[Page]:
     return [Page("performance.md", "Performance", site.render("performance.md.j2", "performance.md", **context))]
 
 
+def precisions_measured(bench: BenchmarkAggregate) -> dict[str, list[str]]:
+    """The precisions a model's successful runs contain, per kind of run ('training', 'inference')."""
+    found: dict[str, set[str]] = {}
+    for row in [*bench.convergence, *bench.throughput]:
+        found.setdefault("training", set()).add(row.setup.precision)
+    for table in bench.inference:
+        found.setdefault("inference", set()).add(table.setup.precision)
+    return {kind: sorted(names) for kind, names in found.items()}
+
+
 @page_kind("models")
 def model_pages(site: SiteContext) -> list[Page]:
     """Render models/<benchmark>.md for every benchmark."""
@@ -287,7 +308,8 @@ def model_pages(site: SiteContext) -> list[Page]:
             "spec": spec,
             "title": title,
             "charts": site.charts[bench.slug],
-            "features": feature_support(bench.runs, spec.precisions if spec else []),
+            "features": feature_support(bench.runs, [*spec.precisions, *(spec.inference_precisions or [])] if spec else []),
+            "precisions": precisions_measured(bench),
             "training_tabs": tabs(bench.throughput or bench.convergence_throughput, key=lambda row: group_label(row.setup.comparable)),
         }
         pages.append(Page(path, safe_title(title), site.render("model.md.j2", path, **context)))
@@ -297,7 +319,8 @@ def model_pages(site: SiteContext) -> list[Page]:
 @page_kind("data")
 def data_page(site: SiteContext) -> list[Page]:
     """Render data.md: every result file, the skipped ones and the JSON Schema."""
-    context = {"agg": site.agg, "problems": site.problems, "limit": DATA_PAGE_ROWS, "months": months(site.agg.runs)}
+    problems = [Problem(relative_to_results(p.path, site.results_roots), p.field, p.message) for p in site.problems]
+    context = {"agg": site.agg, "problems": problems, "limit": DATA_PAGE_ROWS, "months": months(site.agg.runs)}
     context["download_name"] = download_name
     return [Page("data.md", "Data", site.render("data.md.j2", "data.md", **context))]
 
@@ -311,11 +334,12 @@ def render_pages(
     history: Any = None,
     data_root: str = "data/",
     bytecode_dir: Path | None = None,
+    results_roots: list[Path] | None = None,
 ) -> list[Page]:
-    """Render the pages of every registered page kind."""
-    site = SiteContext(
-        environment(links, data_root, bytecode_dir), agg, charts, problems, settings or load_settings(), build_time(), history
-    )
+    """Render the pages of every registered page kind; paths on pages are relative to ``results_roots``."""
+    settings = settings or load_settings()
+    env = environment(links, settings, data_root, bytecode_dir)
+    site = SiteContext(env, agg, charts, problems, settings, build_time(), history, results_roots or [])
     pages = [page for kind in PAGE_KINDS.values() for page in kind(site)]
     return pages + folder_indexes(pages)
 

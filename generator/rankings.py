@@ -104,16 +104,21 @@ def vflops_row(row: ConvergenceRow, target: QualityTarget | None, factor: float)
     return VflopsRow(row, target, rate, forward, factor * forward, achieved, flops, valid_flops(flops, achieved, target.target, target.n))
 
 
+def target_of(row: ConvergenceRow, settings: Settings) -> QualityTarget | None:
+    """The quality target of a row's own task and dataset (the dataset the suite declared, e.g. imagenet)."""
+    result = row.latest.result
+    return settings.quality_target(result.run.task, result.dataset.name)
+
+
 def vflops_rankings(agg: Aggregate, settings: Settings) -> list[VflopsRanking]:
     """Rank each benchmark's convergence setups by Valid FLOPS, highest first."""
     rankings = []
     for bench in agg.benchmarks:
         if not bench.convergence:
             continue
-        latest = bench.convergence[-1].latest.result
-        target = settings.quality_target(latest.run.task, latest.dataset.name)
-        scored = [(row, vflops_row(row, target, settings.training_flops_factor)) for row in bench.convergence]
+        scored = [(row, vflops_row(row, target_of(row, settings), settings.training_flops_factor)) for row in bench.convergence]
         ranked = sorted((s for _, s in scored if isinstance(s, VflopsRow)), key=lambda s: -s.vflops)
+        target = target_of(ranked[0].row if ranked else bench.convergence[-1], settings)
         rankings.append(VflopsRanking(bench, target, ranked, [(row, s) for row, s in scored if isinstance(s, str)]))
     return rankings
 
@@ -126,8 +131,9 @@ class DeviceTerm:
     bench: BenchmarkAggregate
     table: InferenceTable
     point: LatencyRow
-    accuracy: float
+    accuracy: float  # mean over the setup's latest repeat group
     flops: float | None
+    quality_runs: int = 1
 
     @property
     def vips(self) -> float:
@@ -179,18 +185,18 @@ def device_rankings(agg: Aggregate, settings: Settings) -> list[DeviceRanking]:
             metric = target.metric if target else "top1"
             ranking = groups.setdefault((task, dataset), DeviceRanking(task, dataset, metric, batch, [], []))
             point = point_at(table, batch)
-            accuracy = result.inference.quality.get(metric)
-            if point is None or accuracy is None:
-                why = f"no batch size {batch}" if point is None else f"no {metric} of the timed model recorded"
+            quality = table.quality(metric)
+            if point is None or quality is None:
+                why = f"no batch size {batch}" if point is None else table.quality_missing(metric)
                 ranking.apart.append((bench, table, why))
                 continue
-            device = f"{table.setup.devices}x {table.setup.accelerator}"
+            device = table.setup.hardware
             implementation = f"{table.setup.framework} {table.setup.precision}"
             key = (task, dataset, device, implementation)
             if key not in rows:
                 rows[key] = DeviceRow(device, implementation)
                 ranking.rows.append(rows[key])
-            rows[key].terms.append(DeviceTerm(bench, table, point, accuracy, result.inference.model_flops_per_sample))
+            rows[key].terms.append(DeviceTerm(bench, table, point, quality.mean, result.inference.model_flops_per_sample, quality.n))
     for ranking in groups.values():
         ranking.rows.sort(key=lambda r: -r.vips)
     return [groups[k] for k in sorted(groups)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,19 @@ class LoadReport:
     @property
     def bad_files(self) -> list[str]:
         return sorted({p.path for p in self.problems})
+
+
+def unsafe_entry_problem(path: Path) -> Problem | None:
+    """A problem for a path under a results folder that is a symlink or not a regular file; it is never followed or read."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError as exc:
+        return Problem(path, "<file>", f"cannot read: {exc.strerror or exc}")
+    if stat.S_ISLNK(mode):
+        return Problem(path, "<file>", "is a symbolic link; result files must be regular files")
+    if not stat.S_ISREG(mode):
+        return Problem(path, "<file>", "not a regular file; result files must be regular files")
+    return None
 
 
 def _source_name(path: Path, root: Path) -> str:
@@ -62,6 +76,9 @@ def load_results(
             report.files += 1
             if progress:
                 progress(report.files, path)
+            if problem := unsafe_entry_problem(path):
+                report.problems.append(problem)
+                continue
             try:
                 result = read_result(path)
             except ResultFileError as exc:

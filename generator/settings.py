@@ -51,12 +51,20 @@ class HistorySettings(_Settings):
     alpha: Annotated[float, Field(gt=0, lt=1)] = 0.001
 
 
+class TrustSettings(_Settings):
+    """When a figure carries a 'noisy' mark (a single run always carries '1 run')."""
+
+    max_cv: Annotated[float, Field(gt=0)] = 0.05
+    max_latency_cv: Annotated[float, Field(gt=0)] = 0.25
+
+
 class Settings(_Settings):
     quality_targets: list[QualityTarget] = []
     training_flops_factor: Annotated[float, Field(gt=0)] = 3
     inference_batch_size: Annotated[int, Field(ge=1)] = 1
     leaderboard: LeaderboardSettings = LeaderboardSettings()
     history: HistorySettings = HistorySettings()
+    trust: TrustSettings = TrustSettings()
 
     def quality_target(self, task: str, dataset: str) -> QualityTarget | None:
         """Return the quality target of a task on a dataset (matched by name), or None."""

@@ -6,6 +6,7 @@ container) records the same facts the same way.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import re
@@ -53,14 +54,68 @@ ENV_ALLOWED_PREFIXES = ("NCCL_",)
 SECRET_LOOKING = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_KEY|PRIVATE|_KEY$|AUTH", re.IGNORECASE)
 
 
+# Values redacted from everything a run records (its error text and log tails, its command line):
+# every variable whose name looks secret, and every variable off the allowlist with a value long
+# enough to be a credential (a library that prints a token or dumps its environment publishes nothing).
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH|PRIVATE", re.IGNORECASE)
+MIN_SECRET_NAME_VALUE_CHARS = 4  # below this a "secret" value matches ordinary text and is no secret
+MIN_UNLISTED_VALUE_CHARS = 8
+# Off the allowlist yet known not to be secret: the shell's and Python's own, and benchsite's settings (paths in
+# a traceback stay readable). A secret-looking name is redacted even here.
+NOT_SECRET = frozenset({"PATH", "HOME", "PWD", "OLDPWD", "SHELL", "USER", "LOGNAME", "LANG", "TERM", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV"})
+NOT_SECRET_PREFIXES = ("BENCHSITE_", "LC_", "XDG_")
+
+
+def is_allowlisted(name: str) -> bool:
+    """Whether the variable ``name`` is one benchsite records."""
+    return (name in ENV_ALLOWLIST or name.startswith(ENV_ALLOWED_PREFIXES)) and not SECRET_LOOKING.search(name)
+
+
+def secret_values(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Map each value to redact to the name of its variable."""
+    environ = dict(os.environ if environ is None else environ)
+    found = {}
+    for name, value in sorted(environ.items()):
+        if SECRET_NAME.search(name) and len(value) >= MIN_SECRET_NAME_VALUE_CHARS:
+            found[value] = name
+        elif not is_allowlisted(name) and not _known_not_secret(name) and len(value) >= MIN_UNLISTED_VALUE_CHARS:
+            found.setdefault(value, name)
+    return found
+
+
+def _known_not_secret(name: str) -> bool:
+    return name in NOT_SECRET or name.startswith(NOT_SECRET_PREFIXES)
+
+
+class Redactor:
+    """Replace the values of secret-looking environment variables in text by ``[NAME redacted]``."""
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        self.names = secret_values(environ)
+        longest_first = sorted(self.names, key=len, reverse=True)
+        self.pattern = re.compile("|".join(map(re.escape, longest_first))) if longest_first else None
+
+    def __call__(self, text: str) -> str:
+        if self.pattern is None:
+            return text
+        return self.pattern.sub(lambda m: f"[{self.names[m.group()]} redacted]", text)
+
+
+@functools.cache
+def redactor() -> Redactor:
+    """The redactor of this process's environment (read once)."""
+    return Redactor()
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of this process's secret-looking environment variables replaced."""
+    return redactor()(text)
+
+
 def allowlisted_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     """The environment variables benchsite records: the allowlist, never anything secret-looking."""
     environ = dict(os.environ if environ is None else environ)
-    return {
-        name: value
-        for name, value in sorted(environ.items())
-        if (name in ENV_ALLOWLIST or name.startswith(ENV_ALLOWED_PREFIXES)) and not SECRET_LOOKING.search(name)
-    }
+    return {name: value for name, value in sorted(environ.items()) if is_allowlisted(name)}
 
 
 def _cpu_model() -> str:

@@ -15,8 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from runners import __version__
-from runners.environment import allowlisted_env, git_state, host_facts, package_versions
+from runners.environment import allowlisted_env, git_state, host_facts, package_versions, redact
 from runners.schema import (
+    MAX_ERROR_CHARS,
     Accelerators,
     Dataset,
     Environment,
@@ -60,7 +61,10 @@ class RunSpec(BaseModel):
     synthetic: bool = Field(False, description="On-device random tensors instead of the dataset (throughput only).")
     resume: bool = False
     command: list[str]
+    window_scale: float | None = Field(None, description="Fraction of the suite's throughput/inference windows to measure.")
     launch: Launch = Launch(engine="local")
+    verbose: bool = Field(False, description="Show the workers' stderr (library messages) on the console, not only in the log.")
+    log_path: Path | None = Field(None, description="The run's log file; set by the launcher.")
 
     def resolved_config(self) -> dict[str, Any]:
         """The configuration that determines the numbers, hashed into provenance."""
@@ -105,9 +109,10 @@ def provenance(spec: RunSpec) -> Provenance:
         benchsite_version=__version__,
         git_commit=commit,
         git_dirty=dirty,
-        command=spec.command,
+        command=[redact(arg) for arg in spec.command],
         config_hash=config_hash(spec.resolved_config()),
         seed=spec.seed,
+        window_scale=spec.window_scale,
     )
 
 
@@ -140,12 +145,13 @@ def assemble(
             mode=spec.mode,
             precision=spec.precision,
             status=status,
-            error=error,
+            error=None if error is None else bounded_error(redact(error)),
             started_utc=started,
             finished_utc=finished,
             duration_s=round((finished - started).total_seconds(), 3),
             resumed=resumed,
             repeat=spec.repeat,
+            log=str(spec.log_path) if spec.log_path else None,
         ),
         provenance=provenance(spec),
         environment=environment,
@@ -154,6 +160,17 @@ def assemble(
         inference=inference,
         telemetry=telemetry or Telemetry(),
     )
+
+
+ERROR_HEAD_CHARS = 2000
+
+
+def bounded_error(text: str) -> str:
+    """``text`` cut to the schema's limit: its beginning (the exception) and its end (the last log lines)."""
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    marker = f"\n[... {len(text)} characters in all; the middle is cut ...]\n"
+    return text[:ERROR_HEAD_CHARS] + marker + text[-(MAX_ERROR_CHARS - ERROR_HEAD_CHARS - len(marker)) :]
 
 
 def planned_dataset(spec: RunSpec) -> Dataset:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SCHEMA_VERSION = 1
 SUPPORTED_SCHEMA_VERSIONS = (1,)
@@ -28,10 +29,62 @@ RESULT_SUFFIXES = (".yaml", ".yml")
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
+# Size limits: far above anything a real run writes (ImageNet-21k has 21,841 classes, the longest
+# recipe here trains 400 epochs), low enough that one file cannot blow up the site. Each
+# validation error names its limit ("List should have at most 10000 items ...").
+MAX_NAME_CHARS = 256  # ids, names, versions, host facts, metric names, map keys
+MAX_ARG_CHARS = 4096  # one command-line argument or environment variable value
+MAX_ERROR_CHARS = 20_000  # run.error: the exception and the last log lines (the writer keeps the tail)
+MAX_ARGS = 512  # provenance.command
+MAX_MAP_ENTRIES = 256  # packages, env_vars, hyperparameters, flags, options, metrics
+MAX_CURVE_POINTS = 10_000  # training.curve (epochs)
+MAX_SUBJECTS = 25_000  # training.per_subject (classes)
+MAX_BATCH_SIZES = 64  # inference.results
+MAX_DEVICES = 256  # accelerators and GPU telemetry of one run
+MAX_SHORT_LIST = 64  # throttle reasons, low-sample percentiles
+MAX_ANY_STRING_CHARS = MAX_ARG_CHARS  # any string inside a free-form value (hyperparameters, options)
+MAX_ANY_LIST_ITEMS = MAX_MAP_ENTRIES  # any list inside a free-form value
+
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+Arg = Annotated[str, Field(max_length=MAX_ARG_CHARS)]
+ErrorText = Annotated[str, Field(max_length=MAX_ERROR_CHARS)]
+
 NonNegFloat = Annotated[float, Field(ge=0)]
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegInt = Annotated[int, Field(ge=0)]
 PosInt = Annotated[int, Field(ge=1)]
+
+
+def bounded_map(value_type: Any) -> Any:
+    """A mapping with name keys and at most MAX_MAP_ENTRIES entries."""
+    return Annotated[dict[Name, value_type], Field(max_length=MAX_MAP_ENTRIES)]
+
+
+def bounded_list(item_type: Any, limit: int) -> Any:
+    """A list of at most ``limit`` items."""
+    return Annotated[list[item_type], Field(max_length=limit)]
+
+
+def _bounded_values(value: Any, where: str = "") -> Any:
+    """Check every string and list nested in a free-form value against the limits, naming the limit."""
+    if isinstance(value, str) and len(value) > MAX_ANY_STRING_CHARS:
+        raise ValueError(f"{where or 'value'}: string of {len(value)} characters is over the {MAX_ANY_STRING_CHARS}-character limit")
+    if isinstance(value, list):
+        if len(value) > MAX_ANY_LIST_ITEMS:
+            raise ValueError(f"{where or 'value'}: list of {len(value)} items is over the {MAX_ANY_LIST_ITEMS}-item limit")
+        for i, item in enumerate(value):
+            _bounded_values(item, f"{where}[{i}]")
+    if isinstance(value, dict):
+        if len(value) > MAX_MAP_ENTRIES:
+            raise ValueError(f"{where or 'value'}: mapping of {len(value)} entries is over the {MAX_MAP_ENTRIES}-entry limit")
+        for key, item in value.items():
+            _bounded_values(key, where)
+            _bounded_values(item, f"{where}.{key}" if where else str(key))
+    return value
+
+
+ShortNames = bounded_list(Name, MAX_SHORT_LIST)
+FreeForm = Annotated[dict[Name, Any], Field(max_length=MAX_MAP_ENTRIES), AfterValidator(_bounded_values)]
 
 
 class Strict(BaseModel):
@@ -58,7 +111,7 @@ class Status(StrEnum):
 
 
 class Repeat(Strict):
-    group: str = Field(description="Runs with the same group are repeats (seeds) of one configuration.")
+    group: Name = Field(description="Runs with the same group are repeats (seeds) of one configuration.")
     index: NonNegInt
     count: PosInt
 
@@ -71,21 +124,22 @@ class Repeat(Strict):
 
 class Run(Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")]
-    suite: str
-    benchmark: str
-    model: str
-    task: str = "image-classification"
+    suite: Name
+    benchmark: Name
+    model: Name
+    task: Name = "image-classification"
     framework: Literal["pytorch", "tensorflow"]
-    framework_version: str
+    framework_version: Name
     mode: Mode
-    precision: str
+    precision: Name
     status: Status
-    error: str | None = Field(None, description="Exception text and the last log lines of a run that did not succeed.")
+    error: ErrorText | None = Field(None, description="Exception text and the last log lines of a run that did not succeed.")
     started_utc: datetime
     finished_utc: datetime
     duration_s: NonNegFloat
     resumed: bool = False
     repeat: Repeat
+    log: Arg | None = Field(None, description="The run's full output (library messages included), on the machine that ran it.")
 
     @model_validator(mode="after")
     def _times_ordered(self) -> Run:
@@ -100,35 +154,40 @@ class Run(Strict):
 
 
 class Provenance(Strict):
-    benchsite_version: str
-    git_commit: str | None = Field(None, description="Commit of the benchsite checkout that ran, if it is a git checkout.")
+    benchsite_version: Name
+    git_commit: Name | None = Field(None, description="Commit of the benchsite checkout that ran, if it is a git checkout.")
     git_dirty: bool | None = None
-    command: list[str]
+    command: bounded_list(Arg, MAX_ARGS)
     config_hash: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
     seed: int
+    window_scale: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None,
+        description="Set when the run measured shortened windows: this fraction of the suite's throughput and inference "
+        "steps, iterations and seconds (benchsite run --window-scale); null when it measured the full windows.",
+    )
 
 
 # --- environment -----------------------------------------------------------
 
 
 class Host(Strict):
-    hostname: str
-    cpu_model: str
+    hostname: Name
+    cpu_model: Name
     logical_cores: PosInt
     ram_gib: NonNegFloat
-    os: str
-    kernel: str
+    os: Name
+    kernel: Name
 
 
 class Accelerator(Strict):
     index: NonNegInt
     vendor: Literal["nvidia"] = "nvidia"
-    name: str
-    uuid: str
+    name: Name
+    uuid: Name
     memory_total_mib: NonNegFloat
-    driver_version: str
-    cuda_version: str | None = None
-    compute_capability: str | None = None
+    driver_version: Name
+    cuda_version: Name | None = None
+    compute_capability: Name | None = None
     power_limit_w: NonNegFloat | None = None
     sm_clock_max_mhz: NonNegFloat | None = None
     memory_clock_max_mhz: NonNegFloat | None = None
@@ -136,8 +195,8 @@ class Accelerator(Strict):
 
 class Accelerators(Strict):
     kind: Literal["none", "nvidia"] = Field(description="'none' says explicitly that the run had no accelerator.")
-    devices: list[Accelerator] = []
-    probe: str = Field(description="How the facts were obtained, or why there are none (e.g. 'nvml', 'pynvml not installed').")
+    devices: bounded_list(Accelerator, MAX_DEVICES) = []
+    probe: Arg = Field(description="How the facts were obtained, or why there are none (e.g. 'nvml', 'pynvml not installed').")
 
     @model_validator(mode="after")
     def _devices_match_kind(self) -> Accelerators:
@@ -163,20 +222,20 @@ class Launch(Strict):
 
 class Environment(Strict):
     host: Host
-    python_version: str
-    packages: dict[str, str] = Field(description="Versions of the packages that shaped the numbers (torch, timm, numpy, ...).")
-    device: str = Field(description="What the run computed on: 'cpu', 'cuda', ...")
+    python_version: Name
+    packages: bounded_map(Name) = Field(description="Versions of the packages that shaped the numbers (torch, timm, numpy, ...).")
+    device: Name = Field(description="What the run computed on: 'cpu', 'cuda', ...")
     accelerators: Accelerators
     launch: Launch
-    env_vars: dict[str, str] = Field(description="Only variables from benchsite's allowlist; never secrets.")
+    env_vars: bounded_map(Arg) = Field(description="Only variables from benchsite's allowlist; never secrets.")
 
 
 # --- dataset ---------------------------------------------------------------
 
 
 class Dataset(Strict):
-    name: str
-    version: str = Field(description="A release id; numbers from different versions are never merged.")
+    name: Name
+    version: Name = Field(description="A release id; numbers from different versions are never merged.")
     released_utc: datetime | None = None
     checksum: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
     synthetic: bool = False
@@ -198,11 +257,11 @@ class Throughput(Strict):
     measured_steps: PosInt
     measured_samples: PosInt
     measured_time_s: PosFloat
-    timer: str
+    timer: Name
 
 
 class TimeToTarget(Strict):
-    metric: str
+    metric: Name
     target: float
     reached: bool
     time_to_target_s: NonNegFloat | None = Field(
@@ -225,32 +284,32 @@ class TimeToTarget(Strict):
 class EpochRecord(Strict):
     epoch: PosInt
     train_loss: float
-    eval: dict[str, float] = Field({}, description="Metrics of the evaluation after this epoch, if one ran.")
+    eval: bounded_map(float) = Field({}, description="Metrics of the evaluation after this epoch, if one ran.")
     epoch_time_s: NonNegFloat
     wall_time_s: NonNegFloat = Field(description="Time on the time-to-train clock at the end of this epoch.")
     lr: NonNegFloat | None = None
 
 
 class SubjectMetrics(Strict):
-    subject: str
+    subject: Name
     samples: NonNegInt
-    metrics: dict[str, float]
+    metrics: bounded_map(float)
 
 
 class Training(Strict):
     batch_per_device: PosInt
     global_batch: PosInt
     grad_accum_steps: PosInt = 1
-    optimizer: str
-    hyperparameters: dict[str, Any] = {}
-    precision_flags: dict[str, Any] = Field({}, description="Effective numeric settings, so 'fp32' never silently means TF32.")
-    options: dict[str, Any] = Field({}, description="Performance options in effect: channels_last, compile, cudnn_benchmark, xla, ...")
+    optimizer: Name
+    hyperparameters: FreeForm = {}
+    precision_flags: FreeForm = Field({}, description="Effective numeric settings, so 'fp32' never silently means TF32.")
+    options: FreeForm = Field({}, description="Performance options in effect: channels_last, compile, cudnn_benchmark, xla, ...")
     compile_time_s: NonNegFloat | None = Field(None, description="Graph compilation time, kept apart from every measurement.")
     throughput: Throughput | None = None
     time_to_target: TimeToTarget | None = None
-    curve: list[EpochRecord] = []
-    final_metrics: dict[str, float] = {}
-    per_subject: list[SubjectMetrics] = []
+    curve: bounded_list(EpochRecord, MAX_CURVE_POINTS) = []
+    final_metrics: bounded_map(float) = {}
+    per_subject: bounded_list(SubjectMetrics, MAX_SUBJECTS) = []
     weak_scaling: bool | None = Field(None, description="True when the per-device batch is fixed as devices are added.")
     model_flops_per_sample: NonNegFloat | None = Field(
         None, description="Forward-pass FLOPs per sample, counted from the model by the framework's counter."
@@ -300,23 +359,23 @@ class InferencePoint(Strict):
     samples_per_s: PosFloat = Field(description="batch_size x iterations / duration_s.")
     latency_ms: LatencyStats
     sample_count: PosInt = Field(description="Number of timed iterations behind the percentiles.")
-    low_sample_percentiles: list[str] = Field([], description="Percentiles with too few samples beyond them to be trusted.")
+    low_sample_percentiles: ShortNames = Field([], description="Percentiles with too few samples beyond them to be trusted.")
 
 
 class Inference(Strict):
-    precision: str
-    timer: str = Field(description="e.g. 'time.perf_counter+synchronize' or 'cuda.Event'.")
-    percentile_method: str = Field(description="numpy.percentile method, e.g. 'linear'.")
+    precision: Name
+    timer: Name = Field(description="e.g. 'time.perf_counter+synchronize' or 'cuda.Event'.")
+    percentile_method: Name = Field(description="numpy.percentile method, e.g. 'linear'.")
     min_iterations: PosInt
     min_time_s: NonNegFloat
-    precision_flags: dict[str, Any] = {}
-    options: dict[str, Any] = {}
+    precision_flags: FreeForm = {}
+    options: FreeForm = {}
     compile_time_s: NonNegFloat | None = None
-    weights: str = Field("random-init", description="Which weights were timed: 'random-init', or how they were trained in this run.")
-    quality: dict[str, float] = Field(
+    weights: Arg = Field("random-init", description="Which weights were timed: 'random-init', or how they were trained in this run.")
+    quality: bounded_map(float) = Field(
         {}, description="Validation metrics of the timed model (e.g. an INT8 model's top1 next to its fp32 reference)."
     )
-    results: list[InferencePoint]
+    results: bounded_list(InferencePoint, MAX_BATCH_SIZES)
     model_flops_per_sample: NonNegFloat | None = Field(
         None, description="Forward-pass FLOPs per sample, counted from the model by the framework's counter."
     )
@@ -336,12 +395,12 @@ class GpuTelemetry(Strict):
     temperature_max_c: float | None = None
     utilization_mean_pct: Annotated[float, Field(ge=0, le=100)] | None = None
     memory_used_max_mib: NonNegFloat | None = None
-    throttle_reasons: list[str] = []
+    throttle_reasons: ShortNames = []
 
 
 class Telemetry(Strict):
     host_peak_rss_mib: NonNegFloat | None = None
-    gpus: list[GpuTelemetry] = []
+    gpus: bounded_list(GpuTelemetry, MAX_DEVICES) = []
     framework_peak_allocated_mib: NonNegFloat | None = None
     framework_peak_reserved_mib: NonNegFloat | None = None
 
@@ -411,7 +470,7 @@ def problems_from_validation(path: str | os.PathLike[str], error: ValidationErro
     """Turn pydantic's error list into ``path: field: message`` problems."""
     problems: dict[tuple[str, str], Problem] = {}
     for err in error.errors(include_url=False):
-        field = _field_name(err["loc"])
+        field = _bounded(_field_name(err["loc"]))  # a key the schema does not know is the file's text
         message = err["msg"].removeprefix("Value error, ")
         # A cross-field check names the field it blames as "name: message" (see the validators above).
         if err["type"] == "value_error" and (named := _NAMED_FIELD.match(message)):
@@ -442,9 +501,38 @@ def parse_yaml_text(text: str, path: str | os.PathLike[str]) -> Any:
         raise ResultFileError([Problem(path, "<file>", f"not valid YAML: {_one_line(exc)}")]) from None
 
 
+MAX_PROBLEM_CHARS = 300
+
+
 def _one_line(exc: Exception) -> str:
-    # PyYAML names the text it parsed '"<unicode string>"'; the problem already starts with the real path.
-    return re.sub(r"\s+", " ", str(exc)).strip().replace(' in "<unicode string>", line', " at line")
+    """PyYAML's what and where, without the quoted snippet of the file that its str() adds."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        parts = []
+        for what, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark)):
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            if what or where:
+                parts.append(f"{what or ''}{where}".strip())
+        text = "; ".join(parts) or type(exc).__name__
+    else:
+        text = type(exc).__name__
+    return _bounded(re.sub(r"\s+", " ", text).strip())
+
+
+def _bounded(text: str) -> str:
+    """Cut a message that quotes a file's words (a tag, an alias) to MAX_PROBLEM_CHARS."""
+    return text if len(text) <= MAX_PROBLEM_CHARS else text[: MAX_PROBLEM_CHARS - 3] + "..."
+
+
+def _shown(value: Any) -> str:
+    """A number from a file as it is; anything else only by its type, so a problem never quotes a file's text."""
+    return repr(value) if isinstance(value, int | float) else f"of type {type(value).__name__}"
+
+
+def upgrade_command() -> str:
+    """How to get a newer benchsite: ``git pull`` for a clone (installed with -e), else pip."""
+    if (Path(__file__).resolve().parents[1] / ".git").exists():
+        return "git pull in your benchsite clone, then pip install -e . there"
+    return "pip install -U benchsite"
 
 
 def validate_data(data: Any, path: str | os.PathLike[str]) -> Result:
@@ -464,8 +552,8 @@ def validate_data(data: Any, path: str | os.PathLike[str]) -> Result:
                     path,
                     "schema_version",
                     (
-                        f"unknown schema_version {version!r}; this benchsite reads {list(SUPPORTED_SCHEMA_VERSIONS)}"
-                        " (upgrade with: pip install -U benchsite)"
+                        f"unknown schema_version {_shown(version)}; this benchsite reads {list(SUPPORTED_SCHEMA_VERSIONS)}"
+                        f" (upgrade with: {upgrade_command()})"
                     ),
                 )
             ]
@@ -499,17 +587,31 @@ def read_result(path: str | os.PathLike[str]) -> Result:
     """Read one result file; raise ResultFileError listing every problem in it."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_RESULT_FILE_BYTES:
-            raise ResultFileError([Problem(path, "<file>", f"{size} bytes is over the {MAX_RESULT_FILE_BYTES}-byte limit")])
-        raw = path.read_bytes()
+        # O_NOFOLLOW: a symlink is refused, never followed; O_NONBLOCK: a FIFO cannot hang the reader
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
-        raise ResultFileError([Problem(path, "<file>", f"cannot read: {exc.strerror or exc}")]) from None
+        why = "is a symbolic link; result files must be regular files" if path.is_symlink() else f"cannot read: {exc.strerror or exc}"
+        raise ResultFileError([Problem(path, "<file>", why)]) from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ResultFileError([Problem(path, "<file>", "not a regular file; result files must be regular files")])
+        if info.st_size > MAX_RESULT_FILE_BYTES:
+            raise ResultFileError([Problem(path, "<file>", f"{info.st_size} bytes is over the {MAX_RESULT_FILE_BYTES}-byte limit")])
+        try:
+            raw = handle.read(MAX_RESULT_FILE_BYTES + 1)
+        except OSError as exc:
+            raise ResultFileError([Problem(path, "<file>", f"cannot read: {exc.strerror or exc}")]) from None
     return read_result_bytes(raw, path)
 
 
 def iter_result_files(*roots: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield result files under each root (a file or a folder), sorted, skipping hidden files."""
+    """Yield result files under each root (a file or a folder), sorted, skipping hidden files.
+
+    Symlinks and other non-regular entries with a result suffix are yielded
+    too (not followed), so that reading them reports a problem instead of
+    silently skipping or following them.
+    """
     for root in map(Path, roots):
         if root.is_file():
             yield root
@@ -517,8 +619,16 @@ def iter_result_files(*roots: str | os.PathLike[str]) -> Iterator[Path]:
         if not root.is_dir():
             raise FileNotFoundError(f"{root}: no such file or folder")
         for path in sorted(root.rglob("*")):
-            if path.suffix in RESULT_SUFFIXES and path.is_file() and not any(p.startswith(".") for p in path.relative_to(root).parts):
+            hidden = any(p.startswith(".") for p in path.relative_to(root).parts)
+            if path.suffix in RESULT_SUFFIXES and not hidden and not _is_real_dir(path):
                 yield path
+
+
+def _is_real_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def result_to_data(result: Result) -> dict[str, Any]:

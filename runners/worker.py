@@ -11,7 +11,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from runners.datasets import DIGITS_VERSION, DatasetInfo, describe_image_folder, prepare_digits
+from runners.datasets import DIGITS_VERSION, DatasetInfo, default_cache_dir, describe_image_folder, prepare_digits
 from runners.frameworks import get_backend
 from runners.frameworks.base import RunFailure
 from runners.modes import get_mode
@@ -19,20 +19,21 @@ from runners.record import RunSpec, assemble, capture_environment, planned_datas
 from runners.schema import Dataset, Status, Telemetry, utc_now
 from runners.telemetry.host import peak_rss_mib
 from runners.telemetry.nvml import accelerator_facts, start_sampler
-from runners.writing import write_result
+from runners.writing import keep_result, spool_dir
 
 ERROR_TAIL_LINES = 20
 
 
 def _prepare_dataset(spec: RunSpec) -> DatasetInfo:
     ds = spec.benchmark.dataset
-    if ds.name == "digits":
+    if ds.reader == "digits":
         return prepare_digits(spec.cache_dir, ds.image_size)
-    if ds.name == "imagefolder":
+    if ds.reader == "imagefolder":
         if spec.data_dir is None:
             raise RunFailure(f"benchmark {spec.benchmark.name!r} reads an image folder: pass --data /path/to/imagenet")
-        return describe_image_folder(spec.data_dir, name="imagefolder", version=ds.version or "unversioned", checksum_files=False)
-    raise RunFailure(f"unknown dataset {ds.name!r}")
+        # the result names the dataset the suite declares (e.g. imagenet), not the loader that read it
+        return describe_image_folder(spec.data_dir, name=ds.name, version=ds.version or "unversioned", checksum_files=False)
+    raise RunFailure(f"unknown dataset loader {ds.reader!r}")
 
 
 def _dataset_record(info: DatasetInfo | None, spec: RunSpec) -> Dataset:
@@ -126,14 +127,17 @@ def execute(spec: RunSpec) -> Path | None:
         resumed=resumed,
         **sections,
     )
-    return write_result(result, spec.results_dir)
+    return keep_result(result, spec.results_dir, spool_dir(spec.cache_dir or default_cache_dir()))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: ``python -m runners.worker SPEC.json``."""
     spec_path = Path((argv or sys.argv[1:])[0])
     spec = RunSpec.model_validate_json(spec_path.read_text())
-    path = execute(spec)
+    try:
+        path = execute(spec)
+    except OSError:  # neither the results folder nor the spool took the record; keep_result printed it and said so
+        return 2
     if path is not None:
         spec_path.with_name(spec_path.name + ".out").write_text(str(path))
         print(f"[{spec.run_id}] wrote {path}", flush=True)

@@ -68,7 +68,8 @@ def test_home_shows_latest_run_counts_failed_runs_and_models(built):
     digits = re.findall(
         r"<td>(.*?)</td>", next(r for r in home.split("<tr>") if r.startswith('<td><a href="models/digits-resnet10t.html"'))
     )
-    assert digits[3].startswith("6.2<br>")  # fastest time to target: olympic mean of 9.4, 5.1, 6.2 on one A100
+    # fastest time to target: olympic mean of 9.4, 5.1, 6.2 s on one A100, in the site's one duration format, marked noisy
+    assert digits[3].startswith('<span title="6.2 s">6.2 s</span> <small class="benchsite-mark"')
     assert digits[4].startswith("2909.09<br>")  # peak inference throughput, batch 32
     assert "digits-a100-convergence-0.yaml" in digits[5] and "inference.yaml" in digits[5]
 
@@ -77,13 +78,14 @@ def test_model_page_shows_the_fixture_numbers(built):
     site, _, _ = built
     digits = page(site, "models/digits-resnet10t.html")
     cpu = cells(row_with(digits, "convergence.yaml", "CPU: Intel"))
-    assert cpu[3] == "97.5" and cpu[5] == "16.8"  # final top1 (%) and time to target of the single run
+    assert cpu[3] == "97.5 1 run" and cpu[5] == "16.8 s 1 run"  # final top1 (%) and time to target of the single run, marked
     a100 = cells(row_with(digits, "digits-a100-convergence-0.yaml", "NVIDIA A100"))
     assert a100[1:3] == ["3", "3 / 3 (top1 ≥ 97 %)"]
     assert a100[3] == "97.5 ± 0" and a100[4] == "99"  # accuracy mean ± std over the seeds, top-5
-    assert a100[5] == "6.2 olympic"  # olympic mean of 9.4, 5.1, 6.2
+    assert a100[5] == "6.2 s olympic noisy"  # olympic mean of 9.4, 5.1, 6.2: a spread far above 5 %
     b32 = cells(row_with(digits, "<td>32</td>", "inference.yaml"))
-    assert b32[:9] == ["32", "32x32", "2909.09", "11", "10.78", "12.1", "12.65", "14.3", "200"]
+    assert b32[:8] == ["32", "32x32", "2909.09 1 run", "11", "10.78", "12.1", "12.65", "14.3"]
+    assert b32[8].startswith("more200 samples")  # sample count and source folded into the row's details
     b1 = cells(row_with(digits, "<td>1</td>", "inference.yaml"))
     assert b1[7] == "1.625"  # p99 at batch 1
 
@@ -123,10 +125,10 @@ def test_model_page_derives_scaling_speedup_and_epoch_time_from_the_seed_numbers
     site, _, _ = built
     effnet = page(site, "models/imagenet-efficientnet-b0.html")
     tf32_8 = cells(row_with(effnet, "effnet-throughput-tf32-8gpu.yaml", "<td>8</td>"))
-    assert tf32_8[:6] == ["8", "tf32", "256", "9119", MISSING, "7.54x (weak)"]
+    assert tf32_8[:6] == ["8", "tf32", "256", "9119 1 run", MISSING, "7.54 (weak scaling, 8 GPUs)"]
     assert tf32_8[6] == "70.2 min (30 epochs)"  # 1,281,167 x 30 / 9119 = 4214.8 s
     amp_8 = cells(row_with(effnet, "effnet-throughput-amp-8gpu.yaml", "<td>8</td>"))
-    assert amp_8[4:6] == ["2.26x vs tf32", "5.98x (weak)"]
+    assert amp_8[4:6] == ["2.26x vs tf32", "5.98 (weak scaling, 8 GPUs)"]
     assert 'class="tabbed-set tabbed-alternate"' in effnet
     assert "charts/imagenet-efficientnet-b0-scaling-0.svg" in effnet
 
@@ -248,23 +250,23 @@ def test_performance_page_groups_tables_per_accelerator_and_precision(built):
     assert "NVIDIA A100-SXM4-80GB · tf32" in labels and "NVIDIA A100-SXM4-80GB · amp" in labels
     assert any(label.startswith("CPU: Intel") and label.endswith("· fp32") for label in labels)
     training = cells(row_with(perf, "digits-a100-convergence-2.yaml", "1x NVIDIA A100"))
-    # model, framework, accelerator and count, precision, accuracy, time to train, throughput, framework version, dataset, driver
-    assert training[:10] == [
+    # model, framework, accelerator and count, precision, accuracy, time to train, throughput, driver, runs; then the details
+    assert training[:9] == [
         "ResNet-10-T on digits",
         "pytorch",
         "1x NVIDIA A100-SXM4-80GB",
         "fp32",
         "97.5 ± 0 top1",
-        "6.2 s",
+        "6.2 s noisy",
         "812.4",
-        "2.14.1",
-        "digits sklearn-digits-v1",
-        "550.54.15",
+        "driver 550.54.15, power limit not recorded",
+        "3",
     ]
+    assert training[9] == "morepytorch 2.14.1digits sklearn-digits-v1"  # framework version and dataset
     tf32_8 = cells(row_with(perf, "effnet-throughput-tf32-8gpu.yaml"))
-    assert tf32_8[2:8] == ["8x NVIDIA A100-SXM4-80GB", "tf32", "256", "9119", MISSING, "7.54x weak"]
+    assert tf32_8[2:8] == ["8x NVIDIA A100-SXM4-80GB", "tf32", "256", "9119 1 run", MISSING, "7.54 (weak scaling, 8 GPUs)"]
     b8 = cells(row_with(perf, "<td>8</td>", "inference.yaml"))
-    assert b8 == ["8", "32x32", "2285.71", "3.5", "3.85", "4.025", "4.55"]  # batch, resolution, throughput, avg, p90, p95, p99
+    assert b8 == ["8", "32x32", "2285.71 1 run", "3.5", "3.85", "4.025", "4.55"]  # batch, resolution, throughput, avg, p90, p95, p99
 
 
 def test_data_page_offers_csv_and_json_downloads_of_every_result(built):
@@ -313,7 +315,7 @@ def test_unchanged_rebuild_uses_the_caches_and_a_change_invalidates_them(tmp_pat
     with contextlib.redirect_stderr(stderr):
         build([results], site, work_dir=work)
     assert "nothing changed" not in stderr.getvalue()
-    assert ">15.9<" in page(site, "models/digits-resnet10t.html")
+    assert ">15.9 s<" in page(site, "models/digits-resnet10t.html")
 
 
 def test_parse_cache_reparses_only_changed_files_and_survives_a_corrupt_cache(tmp_path):

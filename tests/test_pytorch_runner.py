@@ -47,6 +47,16 @@ def test_int8_quantizes_the_trained_weights_and_records_both_top1(modes_run):
     assert inference.precision_flags["quantization"].startswith("fx post-training static")
 
 
+def test_fp32_inference_times_the_trained_weights_and_records_their_top1(modes_run):
+    """Issue #11 item 2: every inference run scores the very weights it timed, so no page borrows a training run's accuracy."""
+    results = modes_run[1]
+    fp32, int8 = (_one(results, "digits-test-resnet", Mode.inference, p).inference for p in ("fp32", "int8"))
+    trained = _one(results, "digits-test-resnet", Mode.convergence)
+    assert fp32.weights.startswith(f"trained by run {trained.run.id} ")
+    assert set(fp32.quality) == {"top1"} and fp32.quality["top1"] >= 0.5  # the trained weights, not a random 10 %
+    assert fp32.quality["top1"] == pytest.approx(int8.quality["reference_top1_fp32"])  # the same weights, the same val set
+
+
 def test_fp32_never_silently_means_tf32_and_tf32_on_cpu_is_a_failed_record(modes_run):
     flags = _one(modes_run[1], "digits-test-resnet", Mode.throughput).training.precision_flags
     assert (flags["cuda.matmul.allow_tf32"], flags["cudnn.allow_tf32"], flags["float32_matmul_precision"]) == (False, False, "highest")

@@ -90,9 +90,11 @@ def test_valid_flops_page_recomputes_by_hand(built):
     rows = body_rows(html)
     # H100: 30000 samples/s x 3 x 8.18 GFLOPs = 736.2 TFLOPS; (0.75 / 0.763)^5 = 0.9177; VFLOPS = 675.6 T
     assert rows[0][0] == "1" and "H100" in rows[0][1]
-    assert rows[0][2:9] == ["30000", "8.18 G", "24.54 G", "736.2 T", "75 %", "0.9177", "675.6 T"]
-    assert rows[1][2:9] == ["20000", "8.18 G", "24.54 G", "490.8 T", "76.3 %", "1", "490.8 T"]
-    assert rows[2][8] == "64.64 T"  # 2600 x 24.54e9 x (0.765 / 0.763)^5
+    # the ranked VFLOPS first, then FLOPS, achieved, the quality factor, throughput, training FLOPs; forward FLOPs in the details
+    assert rows[0][2:8] == ["675.6 T", "736.2 T", "75 % (n=1) 1 run", "0.9177", "30000 1 run", "24.54 G"]
+    assert rows[1][2:8] == ["490.8 T", "490.8 T", "76.3 % (n=1) 1 run", "1", "20000 1 run", "24.54 G"]
+    assert all(r[8].startswith("moreForward FLOPs/sample 8.18 G") for r in rows)
+    assert rows[2][2] == "64.64 T"  # 2600 x 24.54e9 x (0.765 / 0.763)^5
     assert "VFLOPS = FLOPS \u00d7 (achieved_quality / target_quality)" in page(site, "rankings/valid-flops.html")
     assert "no model_flops_per_sample" in html and "r50-t4x1-fp32-conv-noflops.yaml" in html
 
@@ -101,7 +103,8 @@ def test_time_to_quality_ranks_reached_runs_fastest_first_and_lists_the_rest_apa
     site, _ = built
     html = section(page(site, "rankings/time-to-quality.html"), "resnet-50")
     ranked = body_rows(html)
-    assert [r[2] for r in ranked] == ["3600", "30000", "200000"]
+    assert [r[2] for r in ranked] == ["60.0 min 1 run", "8.3 h 1 run", "55.6 h 1 run"]  # 3600, 30000, 200000 s
+    assert 'title="200000 s"' in html
     assert "8x NVIDIA A100" in ranked[0][1] and "Tesla T4" in ranked[2][1]
     apart = html[html.index("Did not reach the target") :]
     assert "H100" in apart and "75" in apart
@@ -113,9 +116,9 @@ def test_inference_ranking_orders_by_latency_at_the_stated_batch(built):
     assert "batch size <strong>1</strong>" in html
     rows = body_rows(section(html, "resnet-50"))
     assert [(r[1][:12], r[3], r[5]) for r in rows] == [
-        ("1x NVIDIA H1", "2", "500"),
-        ("1x NVIDIA A1", "2.5", "400"),
-        ("1x Tesla T4p", "4", "250"),
+        ("1x NVIDIA H1", "2 1 run", "500"),
+        ("1x NVIDIA A1", "2.5 1 run", "400"),
+        ("1x Tesla T4 ", "4 1 run", "250"),
     ]
 
 
@@ -124,9 +127,9 @@ def test_device_ranking_vips_and_vops_by_hand(built):
     html = section(page(site, "rankings/devices.html"), "image-classification-imagenet-ilsvrc2012")
     rows = body_rows(html)
     # A100 amp: 0.771 x 600 + 0.762 x 400 = 767.4 VIPS; 462.6 x 0.8e9 + 304.8 x 8.18e9 = 2.863e12 VOPS
-    assert rows[0][1:6] == ["1x NVIDIA A100-SXM4-80GB", "pytorch amp", "2", "767.4", "2.863 T"]
-    assert rows[1][1:6] == ["1x NVIDIA H100 80GB HBM3", "pytorch amp", "1", "381", "3.117 T"]
-    assert "no top1 of the timed model recorded" in html  # the fp32 EfficientNet run without quality
+    assert rows[0][1:6] == ["1x NVIDIA A100-SXM4-80GB (driver 550.54.15, power limit not recorded)", "pytorch amp", "2", "767.4", "2.863 T"]
+    assert rows[1][1:6] == ["1x NVIDIA H100 80GB HBM3 (driver 550.90.07, power limit not recorded)", "pytorch amp", "1", "381", "3.117 T"]
+    assert "recorded no top1 of the timed model" in html  # the fp32 EfficientNet run without quality
 
 
 # --- leaderboard -------------------------------------------------------------------------
@@ -145,7 +148,16 @@ def test_leaderboard_boards_show_release_generation_time_and_mismatch(built):
     assert "released 2026-10-01 00:00 UTC" in int8 and "top 1 of 1" in int8
     rows = body_rows(mixed)
     # rank, model, framework, accelerator, precision, top1, FPS (batch 1), throughput, memory
-    assert rows[0][1:9] == ["EfficientNet-B0", "pytorch", "1x NVIDIA A100-SXM4-80GB", "amp", "77.1", "600", "15000 (batch 64)", "3072"]
+    assert rows[0][1:9] == [
+        "EfficientNet-B0",
+        "pytorch",
+        "1x NVIDIA A100-SXM4-80GB (driver 550.54.15, power limit not recorded)",
+        "amp",
+        "77.1 (n=1) 1 run",
+        "600 1 run",
+        "15000 (batch 64)",
+        "3072",
+    ]
 
 
 def test_leaderboard_subjects_are_hidden_behind_a_toggle(built):
@@ -153,7 +165,9 @@ def test_leaderboard_subjects_are_hidden_behind_a_toggle(built):
     html = page(site, "leaderboard.html")
     assert 'class="md-button benchsite-subjects-toggle"' in html
     subjects = re.findall(r'<div class="benchsite-subjects" id="[^"]+" hidden>(.*?)</div>', html, re.S)
-    assert len(subjects) == 2 and any("great white shark</td><td>50</td><td>top1 66 %" in s for s in subjects)
+    # digits: the CPU training run is the very setup of the CPU inference row; ImageNet: the per-class results belong to
+    # an 8x A100 training run, another setup than any 1-GPU inference row, so no row borrows them
+    assert len(subjects) == 1 and "great white shark" not in html
 
 
 def test_leaderboard_top_n_is_a_setting_and_boards_follow_the_data():
@@ -224,6 +238,21 @@ def test_history_page_has_a_chart_and_a_table_per_metric(built):
     planted = next(p.read_text(encoding="utf-8") for p in pages if "1x NVIDIA A100" in p.read_text(encoding="utf-8"))
     assert planted.count('<figure class="benchsite-chart">') == 2 and "1 regression(s)" in planted
     assert len(body_rows(planted[planted.index("<table") :])) == 40  # every night of the series
+
+
+def test_regressions_page_counts_checked_series_apart_from_those_without_enough_history(built):
+    site, _ = built
+    html = page(site, "regressions.html")
+    summary = re.sub(r"<[^>]+>", "", re.search(r'id="regressions-summary">(.*?)</p>', html, re.S).group(1))
+    statuses = [row[-1] for row in body_rows(section(html, "every-series"))]
+    unchecked = [s for s in statuses if re.fullmatch(r"not enough history \([1-9] of 10 runs\)", s)]
+    assert statuses.count("checked, no change") == 2 and statuses.count("1 regression(s)") == 2  # the 40-run fixtures
+    assert unchecked and len(unchecked) + 4 == len(statuses)  # every single-run series says so, none says "no change"
+    assert summary == (
+        f"{len(statuses)} series: 4 checked (2 with a regression, 2 with no change); "
+        f"{len(unchecked)} not checked, with not enough history (fewer than 10 runs)."
+    )
+    assert "No regression detected in" not in html
 
 
 # --- versions ------------------------------------------------------------------------------

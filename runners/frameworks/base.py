@@ -143,6 +143,10 @@ class Backend(ABC):
     def infer(self, batch: Any) -> None:
         """One forward pass, finished on the device when this returns."""
 
+    def timed_model_quality(self) -> dict[str, float]:
+        """Validation metrics of the model inference times, in its precision, evaluated off the clock ({} if it cannot)."""
+        return {}
+
     def flops_per_sample(self) -> float | None:
         """Forward-pass FLOPs of one sample, counted by the framework from the model (None if it cannot count)."""
         return None

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from torchvision import datasets, transforms
 
 from runners import testhooks
-from runners.checkpoints import read_json, weights_dir, write_json_atomic
+from runners.checkpoints import latest_checkpoint, read_json, save_checkpoint_unit, weights_dir, write_json_atomic
 from runners.frameworks import torch_models
 from runners.frameworks.base import (
     Backend,
@@ -144,9 +144,11 @@ class PyTorchBackend(Backend):
         if on_gpu:
             torch.cuda.set_device(self.torch_device)
         self.world = self.spec.launch.world_size
-        if self.world > 1 and not dist.is_initialized():
+        # torchrun means DDP, even for one process: a 1-GPU torchrun run times the code path of the 8-GPU one
+        self.distributed = self.world > 1 or self.spec.launch.engine == "torchrun"
+        if self.distributed and not dist.is_initialized():
             dist.init_process_group(backend="nccl" if on_gpu else "gloo")
-        self.rank = dist.get_rank() if self.world > 1 else 0
+        self.rank = dist.get_rank() if self.distributed else 0
         seed_everything(self.spec.seed + self.rank)
         self.memory_format = torch.channels_last if self.spec.benchmark.options.channels_last else torch.contiguous_format
 
@@ -163,7 +165,7 @@ class PyTorchBackend(Backend):
         }
 
     def options(self) -> dict[str, Any]:
-        return {**super().options(), "cudnn_benchmark": torch.backends.cudnn.benchmark, "ddp": self.world > 1}
+        return {**super().options(), "cudnn_benchmark": torch.backends.cudnn.benchmark, "ddp": self.distributed}
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.autocast_dtype is None:
@@ -197,6 +199,8 @@ class PyTorchBackend(Backend):
         if not train:
             self.model.eval()
             self.forward_model = self.model
+            if self.dataset is not None:  # real data: time the trained weights, if a convergence run left them
+                self._load_trained_weights()
             if self.spec.precision == "int8":
                 self._quantize()
             elif self.spec.benchmark.options.compile:
@@ -211,7 +215,7 @@ class PyTorchBackend(Backend):
         self.optimizer = OPTIMIZERS[cfg.optimizer](groups, self.base_lr, cfg)
         self.criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.train_model: torch.nn.Module = self.model
-        if self.world > 1:
+        if self.distributed:
             device_ids = [self.torch_device.index] if self.device.startswith("cuda") else None
             self.train_model = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
         if self.spec.benchmark.options.compile:
@@ -376,25 +380,20 @@ class PyTorchBackend(Backend):
     def save_checkpoint(self, folder: Path, state: dict[str, Any]) -> None:
         if self.rank != 0:
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = _temp_path(folder, "model.pt")
-        torch.save(
-            {
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "scaler": self.scaler.state_dict(),
-                "rng": torch.get_rng_state(),
-            },
-            tmp,
-        )
-        os.replace(tmp, folder / "model.pt")
-        write_json_atomic(folder / "state.json", state)
+        weights = {
+            "epoch": state["epoch"],
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": torch.get_rng_state(),
+        }
+        save_checkpoint_unit(folder, state, lambda unit: torch.save(weights, unit / "model.pt"))
 
     def load_checkpoint(self, folder: Path) -> dict[str, Any] | None:
-        state = read_json(folder / "state.json")
-        if state is None or not (folder / "model.pt").is_file():
+        if (found := latest_checkpoint(folder)) is None:
             return None
-        saved = torch.load(folder / "model.pt", map_location=self.torch_device, weights_only=True)
+        unit, state = found
+        saved = torch.load(unit / "model.pt", map_location=self.torch_device, weights_only=True)
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scaler.load_state_dict(saved["scaler"])
@@ -424,13 +423,6 @@ class PyTorchBackend(Backend):
         from torch.ao.quantization import get_default_qconfig_mapping
         from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
-        folder = weights_dir(self.spec)
-        meta = read_json(folder / "meta.json")
-        if meta is not None:
-            self.model.load_state_dict(torch.load(folder / "weights.pt", map_location="cpu", weights_only=True))
-            self.weights = f"trained by run {meta['run_id']} ({meta['precision']}, {meta['epochs']} epochs)"
-        else:
-            self.weights = "random-init (no trained weights of this benchmark in the cache; run its convergence mode first)"
         size = self.spec.benchmark.dataset.image_size
         calibration = self._val_images(INT8_CALIBRATION_BATCHES * 32, train=True).split(32)
         prepared = prepare_fx(self.model, get_default_qconfig_mapping("x86"), (torch.zeros(1, 3, size, size),))
@@ -440,11 +432,31 @@ class PyTorchBackend(Backend):
         self.forward_model = convert_fx(prepared)
         self.quality = {"top1": self._top1(self.forward_model), "reference_top1_fp32": self._top1(self.model)}
 
+    def _load_trained_weights(self) -> None:
+        """Load the weights this benchmark's last successful convergence run left in the cache, if any."""
+        folder = weights_dir(self.spec)
+        meta = read_json(folder / "meta.json")
+        if meta is not None and (folder / "weights.pt").is_file():
+            self.model.load_state_dict(torch.load(folder / "weights.pt", map_location=self.torch_device, weights_only=True))
+            self.weights = f"trained by run {meta['run_id']} ({meta['precision']}, {meta['epochs']} epochs)"
+        else:
+            self.weights = "random-init (no trained weights of this benchmark in the cache; run its convergence mode first)"
+
+    def timed_model_quality(self) -> dict[str, float]:
+        """Top-1 on the validation set of the very model the sweep times, in its precision, off the clock."""
+        return {"top1": self._top1(self.forward_model)}
+
     @torch.inference_mode()
     def _top1(self, model: torch.nn.Module) -> float:
         _, val_tf = _transforms(self.dataset.name, self.spec.benchmark.dataset.image_size)
-        loader = DataLoader(datasets.ImageFolder(self.dataset.root / "val", val_tf), batch_size=128)
-        correct = sum(int((model(images).argmax(1) == labels).sum()) for images, labels in loader)
+        loader = DataLoader(
+            datasets.ImageFolder(self.dataset.root / "val", val_tf), batch_size=128, num_workers=self.spec.benchmark.training.workers
+        )
+        correct = 0
+        for batch in loader:
+            images, labels = self._to_device(*batch)
+            with self._autocast():
+                correct += int((model(images).argmax(1) == labels).sum())
         return correct / len(loader.dataset)
 
     def inference_batch(self, batch_size: int) -> torch.Tensor:
@@ -481,5 +493,5 @@ class PyTorchBackend(Backend):
         return torch.cuda.max_memory_allocated() / 2**20, torch.cuda.max_memory_reserved() / 2**20
 
     def close(self) -> None:
-        if self.world > 1 and dist.is_initialized():
+        if self.distributed and dist.is_initialized():
             dist.destroy_process_group()

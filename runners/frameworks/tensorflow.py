@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from runners import testhooks
-from runners.checkpoints import read_json, weights_dir, write_json_atomic
+from runners.checkpoints import latest_checkpoint, read_json, save_checkpoint_unit, weights_dir, write_json_atomic
 from runners.datasets import IMAGE_SUFFIXES
 from runners.frameworks.base import (
     Backend,
@@ -48,6 +48,7 @@ from runners.frameworks.base import (
 if TYPE_CHECKING:
     from runners.suites import TrainingSpec
 
+RANDOM_INIT = "random-init (no trained weights of this benchmark in the cache; run its convergence mode first)"
 KERAS_POLICIES = {"fp32": "float32", "tf32": "float32", "amp-fp16": "mixed_float16", "amp-bf16": "mixed_bfloat16", "int8": "float32"}
 PRECISIONS = tuple(KERAS_POLICIES)
 INT8_REPRESENTATIVE_IMAGES = 256
@@ -335,6 +336,8 @@ class TensorFlowBackend(Backend):
                 self._build_optimizer()
         if not train and self.spec.precision == "int8":
             self._quantize()
+        elif not train and self.dataset is not None:  # real data: time the trained weights, if a convergence run left them
+            self.weights = self._load_trained_weights() or RANDOM_INIT
 
     def _build_optimizer(self) -> None:
         cfg = self.spec.benchmark.training
@@ -525,12 +528,10 @@ class TensorFlowBackend(Backend):
         return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
 
     def save_checkpoint(self, folder: Path, state: dict[str, Any]) -> None:
-        """Write the variables into a fresh folder, rename it into place, then state.json last (rank 0's copy).
+        """Write the variables and state.json as one checkpoint unit (rank 0's copy; see save_checkpoint_unit).
 
         Every worker writes (a MultiWorkerMirroredStrategy save may need every
         worker's participation); the others write into a throwaway folder.
-        state.json names the epoch, so a kill at any point leaves either the
-        previous complete checkpoint or the new one, never a half-written one.
         """
         if self.rank != 0:
             scratch = Path(tempfile.mkdtemp(prefix="benchsite-tf-ckpt-"))
@@ -539,23 +540,13 @@ class TensorFlowBackend(Backend):
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-tf-", dir=folder))
-        self._checkpoint().write(str(tmp / "ckpt"))
-        final = folder / f"tf-epoch-{state['epoch']}"
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        write_json_atomic(folder / "state.json", state)
-        for old in folder.glob("tf-epoch-*"):
-            if old != final:
-                shutil.rmtree(old, ignore_errors=True)
+        save_checkpoint_unit(folder, state, lambda unit: self._checkpoint().write(str(unit / "ckpt")))
 
     def load_checkpoint(self, folder: Path) -> dict[str, Any] | None:
-        state = read_json(folder / "state.json")
-        saved = folder / f"tf-epoch-{state['epoch']}" if state else None
-        if state is None or not saved.is_dir():
+        if (found := latest_checkpoint(folder)) is None:
             return None
-        self._checkpoint().read(str(saved / "ckpt")).assert_existing_objects_matched()
+        unit, state = found
+        self._checkpoint().read(str(unit / "ckpt")).assert_existing_objects_matched()
         return state
 
     def save_trained_weights(self, folder: Path, meta: dict[str, Any]) -> None:
@@ -568,13 +559,29 @@ class TensorFlowBackend(Backend):
         tmp.parent.rmdir()
         write_json_atomic(folder / "meta.json", meta)
 
-    def _trained_weights(self) -> str:
-        """Load the weights a convergence run of this benchmark left, or train here until the target (off the clock)."""
+    def _load_trained_weights(self) -> str | None:
+        """Load the weights a convergence run of this benchmark left in the cache; return which, or None without any."""
         folder = weights_dir(self.spec)
         meta = read_json(folder / "meta.json")
-        if meta is not None and (folder / "model.weights.h5").is_file():
-            self.model.load_weights(folder / "model.weights.h5")
-            return f"trained by run {meta['run_id']} ({meta['precision']}, {meta['epochs']} epochs)"
+        if meta is None or not (folder / "model.weights.h5").is_file():
+            return None
+        self.model.load_weights(folder / "model.weights.h5")
+        return f"trained by run {meta['run_id']} ({meta['precision']}, {meta['epochs']} epochs)"
+
+    def timed_model_quality(self) -> dict[str, float]:
+        """Top-1 on the validation set of the very model the sweep times, in its precision, off the clock."""
+        if self.interpreter is not None:  # INT8: measured with its fp32 reference when quantizing
+            return {}
+        if not hasattr(self, "val_data"):
+            _, _, self.val_labels = list_image_folder(self.dataset.root / "val")
+            self.val_data = self._val_dataset(max(self.spec.benchmark.training.batch_size, 128))
+        logits = self._predict_all(self._forward)
+        return {"top1": float((logits.argmax(axis=1) == np.asarray(self.val_labels)).mean())}
+
+    def _trained_weights(self) -> str:
+        """Load the weights a convergence run of this benchmark left, or train here until the target (off the clock)."""
+        if (loaded := self._load_trained_weights()) is not None:
+            return loaded
         bench = self.spec.benchmark
         with self.strategy.scope():
             self._build_optimizer()

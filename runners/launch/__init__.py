@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runners.launch.local import LaunchOutcome, launch_local, worker_command
+from runners.launch.preflight import preflight
 from runners.launch.tf_distribute import TfDistributeConfig, launch_tf_distribute
 from runners.launch.torchrun import TorchrunConfig
 from runners.record import RunSpec
@@ -28,18 +29,22 @@ class RunRequest:
     synthetic: bool = False
     resume: bool = False
     repeats: int = 1
+    precisions: list[str] = field(default_factory=list)  # instead of each benchmark's own list
+    window_scale: float | None = None  # shorten throughput/inference windows to this fraction (recorded in provenance)
     torchrun: TorchrunConfig | None = None
     tf_distribute: TfDistributeConfig | None = None
     command: list[str] = field(default_factory=list)
+    verbose: bool = False
 
 
 @dataclass
 class SuiteOutcome:
     runs: list[LaunchOutcome] = field(default_factory=list)
+    stopped: str | None = None  # why the suite stopped before its last run (the results folder cannot be written)
 
     @property
     def all_succeeded(self) -> bool:
-        return bool(self.runs) and all(r.status is Status.success for r in self.runs)
+        return bool(self.runs) and self.stopped is None and all(r.status is Status.success for r in self.runs)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -55,7 +60,9 @@ def _modes(bench: Benchmark, request: RunRequest) -> list[Mode]:
     return modes
 
 
-def _precisions(bench: Benchmark, mode: Mode) -> list[str]:
+def _precisions(bench: Benchmark, mode: Mode, request: RunRequest) -> list[str]:
+    if request.precisions:
+        return request.precisions
     if mode is Mode.inference and bench.inference_precisions is not None:
         return bench.inference_precisions
     return bench.precisions
@@ -82,13 +89,15 @@ def launch_run(spec: RunSpec, request: RunRequest, timeout_s: float, print_line=
 def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
     """Expand the suite into one RunSpec per benchmark x framework x mode x precision x repeat."""
     benchmarks = [suite.benchmark(name) for name in request.benchmarks] if request.benchmarks else suite.benchmarks
+    if request.window_scale is not None:
+        benchmarks = [bench.with_windows_scaled(request.window_scale) for bench in benchmarks]
     stamp = utc_now()
     specs = []
     for bench in benchmarks:
         for framework in bench.implementations:
             for mode in _modes(bench, request):
                 repeats = request.repeats if mode is Mode.convergence else 1
-                for precision in _precisions(bench, mode):
+                for precision in _precisions(bench, mode, request):
                     key = f"{suite.name}/{bench.name}/{framework}/{mode.value}/{precision}/{stamp.isoformat()}"
                     group = f"{bench.name}-{framework}-{mode.value}-{precision}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
                     specs += [
@@ -102,13 +111,15 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                             seed=bench.seed + index,
                             repeat=Repeat(group=group, index=index, count=repeats),
                             results_dir=request.results_dir.resolve(),
-                            data_dir=request.data_dir,
+                            data_dir=request.data_dir.resolve() if request.data_dir else None,  # workers run in the repo root
                             cache_dir=request.cache_dir,
                             device=request.device,
                             synthetic=request.synthetic,
                             resume=request.resume,
                             command=request.command,
+                            window_scale=request.window_scale,
                             launch=_launch(framework, request),
+                            verbose=request.verbose,
                         )
                         for index in range(repeats)
                     ]
@@ -117,19 +128,50 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
     return specs
 
 
-def run_suite(request: RunRequest, print_line=print) -> SuiteOutcome:
-    """Run every planned run of the suite in turn and summarise where the results went."""
+def plan_suite(request: RunRequest) -> tuple[Suite, list[RunSpec]]:
+    """Load the suite and expand it into the runs the request asks for."""
     suite = load_suite(request.suite)
-    specs = plan_runs(suite, request)
+    return suite, plan_runs(suite, request)
+
+
+def describe_plan(suite: Suite, specs: list[RunSpec], request: RunRequest) -> list[str]:
+    """The plan as lines: one per run, then the count."""
+    lines = [f"suite {suite.name}: {len(specs)} run(s) -> {request.results_dir}"]
+    for number, spec in enumerate(specs, 1):
+        repeat = f" seed {spec.seed}" if spec.repeat.count > 1 else ""
+        lines.append(f"[{number}/{len(specs)}] {spec.benchmark.name} {spec.framework} {spec.mode.value} {spec.precision}{repeat}")
+    lines.append(f"{len(specs)} run(s) planned")
+    return lines
+
+
+def run_suite(request: RunRequest, print_line=print) -> SuiteOutcome:
+    """Check the plan, then run every planned run in turn and summarise where the results went.
+
+    Nothing starts unless the whole plan can run (see preflight). If a record
+    cannot be written into the results folder mid-suite (a full disk), it is
+    kept in the spool and the suite stops there.
+    """
+    suite, specs = plan_suite(request)
+    preflight(specs, request.results_dir, request.device)
     print_line(f"suite {suite.name}: {len(specs)} run(s) -> {request.results_dir}")
     outcome = SuiteOutcome()
     for number, spec in enumerate(specs, 1):
         repeat = f" seed {spec.seed} ({spec.repeat.index + 1}/{spec.repeat.count})" if spec.repeat.count > 1 else ""
         print_line(f"[{number}/{len(specs)}] {spec.benchmark.name} {spec.framework} {spec.mode.value} {spec.precision}{repeat}")
         timeout = request.timeout_s or spec.benchmark.timeout_s
-        run = launch_run(spec, request, timeout, print_line)
+        try:
+            run = launch_run(spec, request, timeout, print_line)
+        except OSError as exc:  # neither the results folder nor the spool took the record; it was printed on stderr
+            outcome.stopped = f"run {number} of {len(specs)}: its record could not be written anywhere ({exc.strerror or exc})"
+            break
         print_line(f"[{number}/{len(specs)}] {run.status.value} in {run.seconds:.1f}s -> {run.path}")
         outcome.runs.append(run)
+        if run.spooled:
+            outcome.stopped = (
+                f"stopped after run {number} of {len(specs)}: {request.results_dir} cannot be written; its record is in {run.path}"
+                f" (move it into the results folder once it can take it)"
+            )
+            break
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.counts().items()))
-    print_line(f"suite {suite.name}: {counts}; result files in {request.results_dir}")
+    print_line(f"suite {suite.name}: {counts or 'no runs'}; result files in {request.results_dir}")
     return outcome

@@ -21,10 +21,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from runners.datasets import default_cache_dir
+from runners.environment import redact
 from runners.record import RunSpec, assemble, capture_environment, planned_dataset
 from runners.schema import Status, read_result, utc_now
 from runners.telemetry.nvml import accelerator_facts
-from runners.writing import write_result
+from runners.writing import keep_result, run_log_path, spool_dir
 
 OUTPUT_TAIL_LINES = 30
 FAILURE_GRACE_S = 15.0  # after one worker fails, the others wait on collectives forever: stop them
@@ -37,6 +39,7 @@ class LaunchOutcome:
     status: Status
     path: Path
     seconds: float
+    spooled: bool = False  # the results folder could not take the record; it is in the spool
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,11 @@ class WorkersRun:
 
     def outcome(self, why_failed: str) -> LaunchOutcome:
         """Return the written result, else write a timeout record or a failed one saying ``why_failed``."""
+        results_dir = self.spec.results_dir
         if self.written is not None:
-            return LaunchOutcome(read_result(self.written).run.status, self.written, self.seconds)
+            return LaunchOutcome(
+                read_result(self.written).run.status, self.written, self.seconds, not self.written.is_relative_to(results_dir)
+            )
         if self.timed_out:
             status, why = Status.timeout, f"run exceeded its wall-clock limit of {self.timeout_s:g}s and was killed"
         else:
@@ -82,30 +88,64 @@ class WorkersRun:
             environment=capture_environment(self.spec, self.spec.device, accelerator_facts()),
             dataset=planned_dataset(self.spec),
         )
-        return LaunchOutcome(status, write_result(result, self.spec.results_dir), self.seconds)
+        path = keep_result(result, results_dir, spool_dir(self.spec.cache_dir or default_cache_dir()))
+        return LaunchOutcome(status, path, self.seconds, not path.is_relative_to(results_dir))
 
 
-def _stream(pipe: IO[str], prefix: str, tail: deque[str], print_line: Callable[[str], None]) -> None:
+class RunLog:
+    """Every line of a run's workers, in the run's log file; what reaches the console is chosen per stream."""
+
+    def __init__(self, path: Path | None, tail: deque[str], print_line: Callable[[str], None], verbose: bool) -> None:
+        self.tail, self.print_line, self.verbose = tail, print_line, verbose
+        self.lock = threading.Lock()
+        self.file = None
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.file = path.open("a", encoding="utf-8", errors="replace")
+            except OSError:  # no log file: nothing is hidden then, every line goes to the console
+                self.verbose = True
+
+    def add(self, line: str, progress: bool) -> None:
+        """Keep ``line`` in the tail and the log file; print it if it is progress (stdout) or the run is verbose."""
+        with self.lock:
+            self.tail.append(line)
+            if self.file is not None:
+                with contextlib.suppress(OSError):
+                    self.file.write(line + "\n")
+                    self.file.flush()
+        if progress or self.verbose:
+            self.print_line(line)
+
+    def close(self) -> None:
+        if self.file is not None:
+            with contextlib.suppress(OSError):
+                self.file.close()
+
+
+def _stream(pipe: IO[str], prefix: str, log: RunLog, progress: bool) -> None:
     for line in iter(pipe.readline, ""):
-        line = prefix + line.rstrip("\n")
-        tail.append(line)
-        print_line(line)
+        log.add(redact(prefix + line.rstrip("\n")), progress)
 
 
-def _start(worker: Worker, tail: deque[str], print_line: Callable[[str], None]) -> tuple[subprocess.Popen, threading.Thread]:
-    """Start the worker in its own process group and a thread that streams its output."""
+def _start(worker: Worker, log: RunLog) -> tuple[subprocess.Popen, list[threading.Thread]]:
+    """Start the worker in its own process group and threads that stream its output: stdout is progress, stderr chatter."""
     proc = subprocess.Popen(
         worker.command,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **worker.env},
         start_new_session=True,
         cwd=REPO_ROOT,
     )
-    reader = threading.Thread(target=_stream, args=(proc.stdout, worker.prefix, tail, print_line), daemon=True)
-    reader.start()
-    return proc, reader
+    readers = [
+        threading.Thread(target=_stream, args=(proc.stdout, worker.prefix, log, True), daemon=True),
+        threading.Thread(target=_stream, args=(proc.stderr, worker.prefix, log, False), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    return proc, readers
 
 
 def _wait(procs: list[subprocess.Popen], timeout_s: float) -> bool:
@@ -134,17 +174,27 @@ def run_workers(
     print_line: Callable[[str], None] = print,
     tmp_prefix: str = "benchsite-run-",
 ) -> WorkersRun:
-    """Write ``spec`` to a file, run the workers ``workers`` makes from its path, and collect how they ended."""
+    """Write ``spec`` to a file, run the workers ``workers`` makes from its path, and collect how they ended.
+
+    Their output goes to the run's log file (named in its record); the console
+    gets their stdout (benchsite's progress), and their stderr too when verbose.
+    """
     started, clock = utc_now(), time.monotonic()
     tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
+    spec = spec.model_copy(update={"log_path": run_log_path(spec.cache_dir or default_cache_dir(), spec.run_id, started)})
+    log = RunLog(spec.log_path, tail, print_line, spec.verbose)
+    if log.file is None:
+        spec = spec.model_copy(update={"log_path": None})
     with tempfile.TemporaryDirectory(prefix=tmp_prefix) as tmp:
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(spec.model_dump_json())
-        started_workers = [_start(worker, tail, print_line) for worker in workers(spec_path)]
+        started_workers = [_start(worker, log) for worker in workers(spec_path)]
         procs = [proc for proc, _ in started_workers]
         timed_out = _wait(procs, timeout_s)
-        for _, reader in started_workers:
-            reader.join(timeout=5)
+        for _, readers in started_workers:
+            for reader in readers:
+                reader.join(timeout=5)
+        log.close()
         out_file = spec_path.with_name(spec_path.name + ".out")
         written = Path(out_file.read_text()) if out_file.is_file() else None
     return WorkersRun(spec, timeout_s, started, clock, written, [p.returncode for p in procs], timed_out, tail)

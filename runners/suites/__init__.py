@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -33,11 +35,31 @@ class QualityTarget(_Spec):
     value: Annotated[float, Field(gt=0)]
 
 
+LOADERS = ("digits", "imagefolder")
+
+
 class DatasetSpec(_Spec):
-    name: str = Field(description="'digits' (bundled with scikit-learn), 'imagefolder' (a path the user gives) or 'synthetic'.")
+    name: str = Field(
+        description="The dataset's identity, recorded in every result and matched by the site's quality targets "
+        "(e.g. 'imagenet'); 'digits' (bundled with scikit-learn) or 'imagefolder' also name their loader."
+    )
+    loader: Literal["digits", "imagefolder"] | None = Field(
+        None, description="How the data is read: 'imagefolder' (train/ and val/ under --data) or 'digits'; default: the name."
+    )
     version: str | None = Field(None, description="Release id of the data; required for an image folder.")
     image_size: Annotated[int, Field(ge=8)] = 224
     num_classes: Annotated[int, Field(ge=2)] | None = None
+
+    @model_validator(mode="after")
+    def _known_loader(self) -> DatasetSpec:
+        if self.loader is None and self.name not in LOADERS:
+            raise ValueError(f"dataset {self.name!r} needs a loader: one of {', '.join(LOADERS)}")
+        return self
+
+    @property
+    def reader(self) -> str:
+        """The loader that reads this dataset ('digits' or 'imagefolder'); never part of its identity."""
+        return self.loader or self.name
 
 
 class TrainingSpec(_Spec):
@@ -130,6 +152,25 @@ class Benchmark(_Spec):
             raise ValueError("mode 'inference' needs an 'inference' section")
         return self
 
+    def with_windows_scaled(self, scale: float) -> Benchmark:
+        """This benchmark with its throughput and inference windows (steps, iterations, seconds) scaled by ``scale``."""
+        tp = self.throughput
+        throughput = tp.model_copy(
+            update={
+                "warmup_steps": math.ceil(tp.warmup_steps * scale),
+                "min_steps": math.ceil(tp.min_steps * scale),
+                "min_time_s": tp.min_time_s * scale,
+            }
+        )
+        inference = self.inference and self.inference.model_copy(
+            update={
+                "warmup_iterations": math.ceil(self.inference.warmup_iterations * scale),
+                "min_iterations": math.ceil(self.inference.min_iterations * scale),
+                "min_time_s": self.inference.min_time_s * scale,
+            }
+        )
+        return self.model_copy(update={"throughput": throughput, "inference": inference})
+
 
 class Suite(_Spec):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
@@ -180,6 +221,28 @@ def suite_path(name_or_path: str | Path) -> Path:
     if shipped.is_file():
         return shipped
     raise SuiteError(f"unknown suite {str(name_or_path)!r}; known suites: {', '.join(list_suites())} (or give a path to a .yaml file)")
+
+
+SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+
+
+def find_named_suite(name: str, folders: tuple[Path, ...] = ()) -> Suite | None:
+    """The suite called ``name`` among the shipped suites, then ``folders``; None when there is none.
+
+    ``name`` comes from result files, which are untrusted: it is only ever a
+    name (no slash, no dot), never a path, so a file cannot make a build read
+    anything outside these folders.
+    """
+    if not SUITE_NAME.match(name):
+        return None
+    for folder in (SUITES_DIR, *folders):
+        path = folder / f"{name}.yaml"
+        if path.is_file():
+            try:
+                return load_suite(path)
+            except SuiteError:
+                return None
+    return None
 
 
 def load_suite(name_or_path: str | Path) -> Suite:

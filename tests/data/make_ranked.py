@@ -1,12 +1,13 @@
 """Write the fixtures in tests/data/ranked/ and tests/data/history/ from the committed templates.
 
-Run: python tests/data/make_ranked.py   (deterministic; the output is committed)
+Run: PYTHONPATH=. python tests/data/make_ranked.py   (deterministic; the output is committed)
 
 ranked/: ImageNet runs on several GPUs with model_flops_per_sample, quality of
 the timed model, per-class results and two dataset releases, for the rankings
 and leaderboard pages. history/: 40 nightly inference runs of one setup whose
 throughput drops 15% at night 28 amid 2% noise, and 40 of another with noise
-only, for the history and regressions pages.
+only, for the history and regressions pages. nightly/: ResNet-50 v1.5 as the
+nightly-gpu suite writes it (see make_nightly.py).
 """
 
 from __future__ import annotations
@@ -190,5 +191,8 @@ def history() -> None:
 
 
 if __name__ == "__main__":
+    import make_nightly
+
     ranked()
     history()
+    make_nightly.nightly()
