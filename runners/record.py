@@ -33,6 +33,7 @@ from runners.schema import (
     Training,
 )
 from runners.suites import Benchmark, config_hash
+from runners.writing import recorded_path
 
 FRAMEWORK_PACKAGES = {
     "pytorch": ("torch", "torchvision", "timm", "numpy", "pillow", "nvidia-ml-py"),
@@ -151,7 +152,7 @@ def assemble(
             duration_s=round((finished - started).total_seconds(), 3),
             resumed=resumed,
             repeat=spec.repeat,
-            log=str(spec.log_path) if spec.log_path else None,
+            log=recorded_path(spec.log_path) if spec.log_path else None,
         ),
         provenance=provenance(spec),
         environment=environment,

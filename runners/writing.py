@@ -111,3 +111,12 @@ def check_writable(folder: str | os.PathLike[str]) -> None:
 def run_log_path(cache_dir: str | os.PathLike[str], run_id: str, started_utc) -> Path:
     """Where a run's full output goes: ``<cache>/logs/YYYY/MM/DD/<run id>.log``."""
     return Path(cache_dir).resolve() / LOG_DIR / f"{started_utc:%Y}" / f"{started_utc:%m}" / f"{started_utc:%d}" / f"{run_id}.log"
+
+
+def recorded_path(path: str | os.PathLike[str]) -> str:
+    """Name a local file in a result without the home folder's name: '~/.cache/benchsite/logs/...' (files are published)."""
+    path = Path(path)
+    try:
+        return f"~/{path.relative_to(Path.home()).as_posix()}"
+    except (ValueError, RuntimeError):  # outside the home folder, or no home folder to name
+        return path.as_posix()

@@ -47,7 +47,7 @@ def test_library_messages_go_to_the_run_log_and_live_only_with_verbose(tmp_path:
     assert ("oneDNN" in console) is verbose and ("UserWarning" in console) is verbose
     (path,) = iter_result_files(tmp_path / "r")
     record = read_result(path)
-    log = Path(record.run.log)
+    log = Path(record.run.log).expanduser()
     assert log.is_relative_to(tmp_path / "cache" / "logs") and log.name == f"{record.run.id}.log"
     text = log.read_text()
     assert "epoch 1/1 progress of the run" in text and "oneDNN custom operations" in text and "UserWarning" in text

@@ -51,7 +51,7 @@ CHATTER = re.compile(r"WARNING:tensorflow|UserWarning|fully_quantize|TensorFlow 
 
 def test_the_console_shows_progress_and_each_run_log_keeps_the_library_messages(tf_run: TfRun):
     assert "epoch 1/" in tf_run.stdout and not CHATTER.search(tf_run.stdout)
-    logs = {key: Path(result.run.log).read_text() for key, result in tf_run.results.items()}
+    logs = {key: Path(result.run.log).expanduser().read_text() for key, result in tf_run.results.items()}
     assert all("wrote " in text for text in logs.values())  # the whole output, progress included
     assert CHATTER.search(logs[(Mode.inference, "int8")])  # TFLite's converter messages and quantization warnings
 

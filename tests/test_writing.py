@@ -122,3 +122,13 @@ def test_invalid_result_is_refused_before_it_gets_a_name(tmp_path: Path):
         write_result(bad, tmp_path)
     assert [(p.field, p.message) for p in info.value.problems] == [("run.error", "required when status is 'failed'")]
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_a_recorded_local_path_does_not_name_the_home_folder(tmp_path, monkeypatch):
+    from runners.writing import recorded_path
+
+    monkeypatch.setenv("HOME", str(tmp_path / "alice"))
+    log = tmp_path / "alice" / ".cache" / "benchsite" / "logs" / "run.log"
+    assert recorded_path(log) == "~/.cache/benchsite/logs/run.log"
+    assert Path(recorded_path(log)).expanduser() == log
+    assert recorded_path(tmp_path / "elsewhere.log") == (tmp_path / "elsewhere.log").as_posix()
