@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -93,6 +94,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
         site_index = build(args.results, args.site_dir, strict=args.strict, work_dir=args.build_dir, source_url=args.source_url)
     except OSError as exc:  # a disk that fills up while the site is written
         raise BenchsiteError(f"cannot write {exc.filename or args.site_dir}: {exc.strerror or exc}") from None
+    except sqlite3.OperationalError as exc:  # the parse cache in the build folder, beside the site, on the same full disk
+        raise BenchsiteError(f"cannot write the build folder's parse cache: {exc}") from None
     print(site_index)
     return 0
 
