@@ -93,7 +93,7 @@ def preflight(specs: list[RunSpec], results_dir: Path, device: str) -> None:
         raise PreflightError(f"--device {device!r}: expected auto, cpu, cuda or cuda:N")
     check_results_folder(results_dir)
     for spec in specs:
-        if spec.benchmark.dataset.name == "imagefolder" and not spec.synthetic:
+        if spec.benchmark.dataset.reader == "imagefolder" and not spec.synthetic:
             check_image_folder(spec.data_dir, spec)
     for python, framework in sorted({(interpreter(s), s.framework) for s in specs}):
         check_framework(python, framework, device)
