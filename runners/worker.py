@@ -33,6 +33,8 @@ def _prepare_dataset(spec: RunSpec) -> DatasetInfo:
             raise RunFailure(f"benchmark {spec.benchmark.name!r} reads an image folder: pass --data /path/to/imagenet")
         # the result names the dataset the suite declares (e.g. imagenet), not the loader that read it
         return describe_image_folder(spec.data_dir, name=ds.name, version=ds.version or "unversioned", checksum_files=False)
+    if ds.reader == "synthetic":
+        raise RunFailure(f"benchmark {spec.benchmark.name!r} has only synthetic data: run it with --synthetic")
     raise RunFailure(f"unknown dataset loader {ds.reader!r}")
 
 

@@ -35,16 +35,18 @@ class QualityTarget(_Spec):
     value: Annotated[float, Field(gt=0)]
 
 
-LOADERS = ("digits", "imagefolder")
+LOADERS = ("digits", "imagefolder", "synthetic")
 
 
 class DatasetSpec(_Spec):
     name: str = Field(
         description="The dataset's identity, recorded in every result and matched by the site's quality targets "
-        "(e.g. 'imagenet'); 'digits' (bundled with scikit-learn) or 'imagefolder' also name their loader."
+        "(e.g. 'imagenet'); 'digits' (bundled with scikit-learn), 'imagefolder' or 'synthetic' also name their loader."
     )
-    loader: Literal["digits", "imagefolder"] | None = Field(
-        None, description="How the data is read: 'imagefolder' (train/ and val/ under --data) or 'digits'; default: the name."
+    loader: Literal["digits", "imagefolder", "synthetic"] | None = Field(
+        None,
+        description="How the data is read: 'imagefolder' (train/ and val/ under --data), 'digits', or 'synthetic' "
+        "(random images, for `run --synthetic` only); default: the name.",
     )
     version: str | None = Field(None, description="Release id of the data; required for an image folder.")
     image_size: Annotated[int, Field(ge=8)] = 224
@@ -58,7 +60,7 @@ class DatasetSpec(_Spec):
 
     @property
     def reader(self) -> str:
-        """The loader that reads this dataset ('digits' or 'imagefolder'); never part of its identity."""
+        """The loader that reads this dataset ('digits', 'imagefolder' or 'synthetic'); never part of its identity."""
         return self.loader or self.name
 
 
