@@ -332,40 +332,53 @@ def data_files(
 ) -> dict[str, bytes | Path]:
     """Return the files of the site's data/ folder: the monthly downloads, the schema and (``copies``) every result file.
 
-    ``kept`` is the data folder of the last build: a month none of whose files changed keeps its downloads from
-    there (``kept/downloads.json`` says what each month was made from) instead of flattening its runs again.
+    ``kept`` is the data folder of the build: each day's compressed parts of its month's downloads are kept
+    beside it (``../cache/downloads/DAY/DIGEST/``, the digest of the files, links and code they were made
+    from), so a new result flattens and compresses its own day only; a month's files are its days' parts put
+    together, as a cold build writes them.
     """
-    from generator.export import DOWNLOAD_KINDS, download_name, downloads, month
+    from generator.export import PART_KINDS, by_day, day_parts, month_files
     from runners.schema import json_schema
 
-    by_month: dict[str, list[LoadedResult]] = {}
-    for loaded in results:
-        by_month.setdefault(month(loaded), []).append(loaded)
-    index = kept / ".downloads.json" if kept else None
-    try:
-        previous = json.loads(index.read_text(encoding="utf-8")) if index else {}
-    except (OSError, ValueError):
-        previous = {}
+    parts_dir = kept.parent / "cache" / "downloads" if kept else None
     files: dict[str, bytes | Path] = {}
-    made: dict[str, str] = {}
+    days_seen: set[str] = set()
     code = _code_digest().encode()
-    for when, mine in sorted(by_month.items()):
-        digest = hashlib.sha256(code)
-        for r in sorted(mine, key=lambda r: str(r.path)):
-            digest.update(f"{r.path}|{r.stamp}|{links[str(r.path)]}\n".encode())
-        made[when] = digest.hexdigest() if all(r.stamp for r in mine) else ""
-        names = [download_name(kind, when) for kind in DOWNLOAD_KINDS]
-        if kept and made[when] and previous.get(when) == made[when] and all((kept / n).is_file() for n in names):
-            files |= {n: kept / n for n in names}
-        else:
-            files |= downloads(mine, links)
-    if index:
-        files[index.name] = json.dumps(made, indent=0).encode()
+    for when, days in by_day(results).items():
+        shares = []
+        for day, mine in days.items():
+            days_seen.add(day)
+            digest = hashlib.sha256(code)
+            for r in mine:
+                digest.update(f"{r.path}|{r.stamp}|{links[str(r.path)]}\n".encode())
+            folder = parts_dir / day / digest.hexdigest() if parts_dir and all(r.stamp for r in mine) else None
+            share = _kept_parts(folder, PART_KINDS)
+            if share is None:
+                share = day_parts(mine, links)
+                if folder:
+                    shutil.rmtree(folder.parent, ignore_errors=True)
+                    for kind, content in share.items():
+                        write_if_changed(folder / f"{kind}.gz", content)
+            shares.append(share)
+        files |= month_files(when, shares)
+    if parts_dir and parts_dir.is_dir():
+        for gone in {p.name for p in parts_dir.iterdir()} - days_seen:
+            shutil.rmtree(parts_dir / gone, ignore_errors=True)
     files["result.schema.json"] = json.dumps(json_schema(), indent=2).encode()
     if copies:
         for r in results:
             files[unquote(links[str(r.path)]).split("data/", 1)[1]] = r.path
     return files
+
+
+def _kept_parts(folder: Path | None, kinds: Iterable[str]) -> dict[str, bytes] | None:
+    """A day's download parts as a build wrote them into folder (named by what they were made from), if all are there."""
+    if folder is None:
+        return None
+    try:
+        return {kind: (folder / f"{kind}.gz").read_bytes() for kind in kinds}
+    except OSError:
+        return None
 
 
 def write_if_changed(path: Path, content: bytes) -> None:
