@@ -252,7 +252,11 @@ SHIPPED_RESULTS = Path(__file__).resolve().parents[1] / "results"  # the example
 
 def shipped_examples(runs: list[LoadedResult]) -> int:
     """How many of ``runs`` are the examples in benchsite's own results/ folder."""
-    return sum(1 for r in runs if r.path.resolve().is_relative_to(SHIPPED_RESULTS))
+    folders: dict[Path, bool] = {}  # a result file is never a link (see results.unsafe_entry_problem): resolve its folder once
+    for r in runs:
+        if r.path.parent not in folders:
+            folders[r.path.parent] = r.path.parent.resolve().is_relative_to(SHIPPED_RESULTS)
+    return sum(1 for r in runs if folders[r.path.parent])
 
 
 @page_kind("home")
