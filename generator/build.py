@@ -90,7 +90,7 @@ def build(
             (site_dir / rel).unlink(missing_ok=True)
         mkdocs_build(config, dirty=stale is not None)
     with phases("data"):
-        published = {p.relative_to(data_dir).as_posix(): p for p in data_dir.rglob("*") if p.is_file() and p.name[0] != "."}
+        published = tree_files(data_dir)
         sync_tree(published, site_dir / "data")
     built.record()
     phases.report()
@@ -390,34 +390,50 @@ def write_if_changed(path: Path, content: bytes) -> None:
         tmp.replace(path)
 
 
-def copy_if_changed(path: Path, source: Path) -> None:
+def copy_if_changed(path: str | os.PathLike[str], source: str | os.PathLike[str]) -> None:
     """Hard-link (else copy, with its mtime) a file unless the copy already has the source's size and mtime."""
-    src = source.stat()
+    src = os.stat(source)
     try:
-        dst = path.stat()
+        dst = os.stat(path)
         if (dst.st_size, dst.st_mtime_ns) == (src.st_size, src.st_mtime_ns):
             return
-        path.unlink()
+        os.unlink(path)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
     try:
         os.link(source, path)  # no second copy of 100,000 result files; the results are never edited in place
     except OSError:
         shutil.copy2(source, path)
 
 
+def tree_files(folder: Path) -> dict[str, Path]:
+    """Every file under folder by its relative path, but those whose name starts with a dot (os.walk, not
+    pathlib: the data folder holds a copy of every result file)."""
+    files: dict[str, Path] = {}
+    top = str(folder)
+    for where, _, names in os.walk(top):
+        prefix = os.path.relpath(where, top).replace(os.sep, "/") + "/" if where != top else ""
+        for name in names:
+            if name[0] != "." and os.path.isfile(full := os.path.join(where, name)):
+                files[prefix + name] = Path(full)
+    return files
+
+
 def sync_tree(files: dict[str, bytes | Path], dest: Path) -> None:
     """Make dest hold exactly these files (relative path -> content or source file), touching only changed ones."""
+    top = str(dest)
     for rel, content in files.items():
         if isinstance(content, Path):
-            copy_if_changed(dest / rel, content)
+            copy_if_changed(os.path.join(top, rel), content)
         else:
             write_if_changed(dest / rel, content)
-    for path in sorted(dest.rglob("*"), reverse=True):
-        if path.is_file() and path.relative_to(dest).as_posix() not in files:
-            path.unlink()
-        elif path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
+    for where, _, names in os.walk(top, topdown=False):
+        prefix = os.path.relpath(where, top).replace(os.sep, "/") + "/" if where != top else ""
+        for name in names:
+            if prefix + name not in files and os.path.isfile(full := os.path.join(where, name)):
+                os.unlink(full)
+        if where != top and not os.listdir(where):
+            os.rmdir(where)
 
 
 def write_config(work_dir: Path, site_dir: Path, nav_entries: list[dict], versioned: bool = False, not_in_nav: Iterable[str] = ()) -> Path:
