@@ -210,7 +210,9 @@ def generate(
     with phase("pages"):
         links = source_links(report.results, data_root, source_url)
         templates = work_dir / "cache" / "templates"
-        pages = render_pages(agg, charts, links, report.problems, settings, nightly, data_root, templates, results)
+        pages = render_pages(
+            agg, charts, links, report.problems, settings, nightly, data_root, templates, results, work_dir / "cache" / "pages.json"
+        )
         files = docs_files(pages, charts)
         files[FEED_PATH] = atom_feed(nightly, lambda bench: model_title(bench, suite_benchmark(bench)), links, agg.latest_utc)
     with phase("downloads"):

@@ -221,3 +221,27 @@ def test_the_benchmark_tree_is_formatted_from_skeletons_as_yaml_dump_writes_it_a
     assert len({r.environment.host.hostname for r in results}) == len(build_speed.MACHINES)
     assert {r.run.status for r in results} == {"success", "failed"}
     assert len({r.run.started_utc.date() for r in results}) == 3
+
+
+def test_a_new_run_re_renders_the_history_pages_of_its_own_series_only(tmp_path, monkeypatch):
+    from generator.pages import SiteContext
+
+    results = tmp_path / "results"
+    shutil.copytree(DATA / "history", results)
+    shutil.copytree(DATA / "site", results / "site")  # a second benchmark: history pages the new run does not enter
+    newest = sorted((results / "2026").rglob("*.yaml"))[-1]
+    held = tmp_path / newest.name
+    newest.rename(held)
+    quiet_build([results], tmp_path / "site", work_dir=tmp_path / "build")
+    pages = len(list((tmp_path / "site" / "history").glob("*.html")))
+    rendered = []
+    render = SiteContext.render
+
+    def counted(self, template, path, **context):
+        rendered.append(path) if template == "history.md.j2" else None
+        return render(self, template, path, **context)
+
+    monkeypatch.setattr(SiteContext, "render", counted)
+    held.rename(newest)
+    quiet_build([results], tmp_path / "site", work_dir=tmp_path / "build")
+    assert 1 <= len(rendered) < pages
