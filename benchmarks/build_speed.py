@@ -10,6 +10,11 @@ sweeps (TF32, AMP) -- 336 files a night, about 2% of them failed runs, with
 drifting throughput, a few step changes (regressions) and per-night jitter.
 1,000 files are 3 nights, 10,000 are 30 nights, 100,000 are 298 nights
 (`results/YYYY/MM/DD/<run-id>.yaml`, derived from the fixtures in tests/data/).
+Each of the 336 slots of a night is dumped to YAML once with placeholders for its
+id, times, repeat group and speed-dependent numbers; a file is that text with the
+night's values formatted in (byte-identical to yaml.dump of the same document,
+see synthetic()), written by a process pool (--jobs), so 100,000 files take
+about a minute, not hours.
 
 For each size it measures, each build in a fresh process (`python -c build(...)`,
 so that the peak RSS is that build's alone), interleaved with the floor so that
@@ -30,8 +35,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import multiprocessing
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -102,55 +109,145 @@ def _gpus(name: str, driver: str, count: int) -> dict:
 
 
 def synthetic(templates: dict, n: int, rng: random.Random) -> dict:
-    """Return the n-th file of the tree: a varied, schema-valid copy of a fixture result."""
+    """Return the n-th file of the tree: a varied, schema-valid copy of a fixture result (the reference for render())."""
     night, slot = divmod(n, len(PLAN))
-    (hostname, gpu, driver, _, speed), (bench, model, rate), mode, precision, devices = PLAN[slot]
-    data = copy.deepcopy(templates[mode])
+    failed = rng.random() < 0.02
+    level = _level(night, slot, rng)
+    data = _shaped(templates, slot, failed, lambda f: f(level))
     started = START + timedelta(days=night, seconds=slot * 60)
     run = data["run"]
-    run.update(benchmark=bench, model=model, suite="nightly-gpu", precision=precision, status="success", error=None)
-    run["id"] = f"{started:%Y%m%dT%H%M%SZ}-{bench}-{mode}-{n:07d}"
+    run["id"] = f"{started:%Y%m%dT%H%M%SZ}-{run['benchmark']}-{PLAN[slot][2]}-{n:07d}"
     run["started_utc"] = started.isoformat().replace("+00:00", "Z")
     run["finished_utc"] = (started + timedelta(seconds=run["duration_s"])).isoformat().replace("+00:00", "Z")
-    run["repeat"] = {"group": f"{hostname}-{night}-{slot}", "index": 0, "count": 1}
-    if rng.random() < 0.02:
+    run["repeat"]["group"] = f"{PLAN[slot][0][0]}-{night}-{slot}"
+    return data
+
+
+def _level(night: int, slot: int, rng: random.Random) -> float:
+    """This run's speed relative to its machine's first night: slow drift, a 10% step down after night 100 on one
+    machine, and per-night noise."""
+    hostname, speed = PLAN[slot][0][0], PLAN[slot][0][4]
+    return speed * (1 + 0.0005 * night) * (0.9 if night > 100 and hostname == "dgx-a100-02" else 1.0) * rng.gauss(1, 0.02)
+
+
+def _shaped(templates: dict, slot: int, failed: bool, scaled) -> dict:
+    """The document of a run in this slot of the night, its numbers that follow the night's speed level given by
+    scaled(f) for f(level) -> value; its id, times and repeat group are filled in by the caller."""
+    (hostname, gpu, driver, _, _), (bench, model, rate), mode, precision, devices = PLAN[slot]
+    data = copy.deepcopy(templates[mode])
+    run = data["run"]
+    run.update(benchmark=bench, model=model, suite="nightly-gpu", precision=precision, status="success", error=None)
+    run["repeat"] = {"group": None, "index": 0, "count": 1}
+    if failed:
         run["status"], run["error"] = "failed", "RuntimeError: CUDA error: an illegal memory access was encountered\n(last log lines)"
     env = data["environment"]
     env["host"]["hostname"] = hostname
     env["accelerators"] = _gpus(gpu, driver, devices) if gpu else {"kind": "none", "devices": [], "probe": "no NVIDIA GPU"}
     env["device"] = "cuda" if gpu else "cpu"
     env["launch"] = {"engine": "torchrun" if devices > 1 else "local", "nodes": 1, "procs_per_node": devices, "world_size": devices}
-    # slow drift, a 10% step down after night 100 on one machine, and per-night noise
-    level = speed * (1 + 0.0005 * night) * (0.9 if night > 100 and hostname == "dgx-a100-02" else 1.0) * rng.gauss(1, 0.02)
     if mode == "inference":
         data["inference"]["precision"] = precision
         for point in data["inference"]["results"]:
-            point["samples_per_s"] *= level
-            point["latency_ms"] = {k: v / level for k, v in point["latency_ms"].items()}
+            point["samples_per_s"] = scaled(lambda level, v=point["samples_per_s"]: v * level)
+            point["latency_ms"] = {k: scaled(lambda level, v=v: v / level) for k, v in point["latency_ms"].items()}
     elif data.get("training"):
         training = data["training"]
         training["global_batch"] = training["batch_per_device"] * devices
         if training.get("throughput"):
-            training["throughput"]["samples_per_s"] = rate * level * devices
+            training["throughput"]["samples_per_s"] = scaled(lambda level: rate * level * devices)
         ttt = training.get("time_to_target")
         if ttt and ttt.get("reached") and ttt.get("time_to_target_s"):
-            ttt["time_to_target_s"] /= level
+            ttt["time_to_target_s"] = scaled(lambda level, v=ttt["time_to_target_s"]: v / level)
     return data
 
 
-def write_results(folder: Path, start: int, count: int) -> int:
-    """Write files start..start+count-1 of the tree under folder/YYYY/MM/DD/; return the bytes written."""
-    templates = {mode: result_to_data(read_result(path)) for mode, path in TEMPLATES.items()}
+def _dump(data: dict) -> str:
+    return yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True, width=120)
+
+
+def _yaml_float(value: float) -> str:
+    """A float as PyYAML's SafeRepresenter writes it (the values here are finite)."""
+    text = repr(value).lower()
+    return text.replace("e", ".0e", 1) if "." not in text and "e" in text else text
+
+
+class Skeletons:
+    """The YAML text of each slot of a night (and of its failed variant) dumped once with placeholders, so that a
+    file of the tree is string formatting, not a deep copy and a YAML dump: the same bytes as yaml.dump(synthetic())."""
+
+    def __init__(self) -> None:
+        self.templates = {mode: result_to_data(read_result(path)) for mode, path in TEMPLATES.items()}
+        self.cache: dict[tuple[int, bool], tuple[list[str], list]] = {}
+
+    def skeleton(self, slot: int, failed: bool) -> tuple[list[str], list]:
+        key = (slot, failed)
+        if key not in self.cache:
+            formulas: list = []
+
+            def scaled(f):
+                formulas.append(f)
+                return f"XQF{len(formulas) - 1}QX"
+
+            data = _shaped(self.templates, slot, failed, scaled)
+            run = data["run"]
+            run["id"], run["started_utc"], run["finished_utc"] = "XQIDQX", "XQSTARTQX", "XQENDQX"
+            run["repeat"]["group"] = "XQGROUPQX"
+            self.cache[key] = (re.split(r"XQ(\w+?)QX", _dump(data)), formulas)
+        return self.cache[key]
+
+    def render(self, n: int) -> tuple[str, str]:
+        """Return (relative path, YAML text) of the n-th file of the tree."""
+        rng = random.Random(n)
+        night, slot = divmod(n, len(PLAN))
+        failed = rng.random() < 0.02
+        level = _level(night, slot, rng)
+        pieces, formulas = self.skeleton(slot, failed)
+        started = START + timedelta(days=night, seconds=slot * 60)
+        duration = self.templates[PLAN[slot][2]]["run"]["duration_s"]
+        run_id = f"{started:%Y%m%dT%H%M%SZ}-{PLAN[slot][1][0]}-{PLAN[slot][2]}-{n:07d}"
+        fields = {
+            "ID": run_id,
+            "START": "'" + started.isoformat().replace("+00:00", "Z") + "'",
+            "END": "'" + (started + timedelta(seconds=duration)).isoformat().replace("+00:00", "Z") + "'",
+            "GROUP": f"{PLAN[slot][0][0]}-{night}-{slot}",
+        }
+        out = [
+            piece if i % 2 == 0 else fields[piece] if piece in fields else _yaml_float(formulas[int(piece[1:])](level))
+            for i, piece in enumerate(pieces)
+        ]
+        return f"{started:%Y/%m/%d}/{run_id}.yaml", "".join(out)
+
+
+_SKELETONS: Skeletons | None = None
+
+
+def _write_chunk(args: tuple[str, int, int]) -> int:
+    global _SKELETONS
+    folder, start, stop = args
+    if _SKELETONS is None:
+        _SKELETONS = Skeletons()
     total = 0
-    for n in range(start, start + count):
-        data = synthetic(templates, n, random.Random(n))
-        day = datetime.fromisoformat(data["run"]["started_utc"])
-        path = folder / f"{day:%Y/%m/%d}" / f"{data['run']['id']}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True, width=120)
+    made: set[Path] = set()
+    for n in range(start, stop):
+        relative, text = _SKELETONS.render(n)
+        path = Path(folder) / relative
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
         path.write_text(text, encoding="utf-8")
         total += len(text)
     return total
+
+
+def write_results(folder: Path, start: int, count: int, jobs: int = 1) -> int:
+    """Write files start..start+count-1 of the tree under folder/YYYY/MM/DD/ (in a pool of jobs processes when
+    jobs > 1); return the bytes written."""
+    chunk = 2000
+    parts = [(str(folder), s, min(s + chunk, start + count)) for s in range(start, start + count, chunk)]
+    if jobs <= 1 or len(parts) == 1:
+        return sum(map(_write_chunk, parts))
+    with multiprocessing.Pool(jobs) as pool:
+        return sum(pool.imap_unordered(_write_chunk, parts))
 
 
 FLOOR = """
@@ -195,11 +292,13 @@ def timings_line(stderr: str) -> str:
     return next((ln.split(": ", 1)[1] for ln in stderr.splitlines() if "timings:" in ln), "")
 
 
-def measure(count: int, repeats: int, keep: Path | None) -> dict:
+def measure(count: int, repeats: int, keep: Path | None, jobs: int) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix=f"benchsite-bench-{count}-"))
     try:
         results = tmp / "results"
-        size = write_results(results, 0, count)
+        t0 = time.perf_counter()
+        size = write_results(results, 0, count, jobs)
+        generated = time.perf_counter() - t0
         site, work = tmp / "site", tmp / "build"
         floors, colds, nochange, plus1, rss, phases = [], [], [], [], [], []
         run_timed(FLOOR, str(results))  # warm the page cache so both sides read from memory
@@ -222,6 +321,7 @@ def measure(count: int, repeats: int, keep: Path | None) -> dict:
         page, page_bytes, pages = largest_page(site)
         row = dict(
             count=count,
+            generated=generated,
             mib=size / 2**20,
             floor=floors,
             cold=colds,
@@ -252,13 +352,15 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--repeats", type=int, default=1, help="interleaved repeats per size (default 1)")
     parser.add_argument("--keep", type=Path, help="copy each built site here for inspection")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes writing the tree (default: cores)")
     args = parser.parse_args()
     print(f"tree: {len(BENCHMARKS)} benchmarks x {len(MACHINES)} machines x 3 modes = {len(PLAN)} files a night")
     for n in args.sizes:
-        r = measure(n, args.repeats, args.keep)
+        r = measure(n, args.repeats, args.keep, args.jobs)
         ratio = statistics.median(r["cold"]) / statistics.median(r["floor"])
         print(
-            f"{r['count']} files ({r['mib']:.0f} MiB, {-(-r['count'] // len(PLAN))} nights): floor {fmt(r['floor'])} s,"
+            f"{r['count']} files ({r['mib']:.0f} MiB, {-(-r['count'] // len(PLAN))} nights, written in {r['generated']:.1f} s"
+            f" = {r['count'] / r['generated']:.0f} files/s): floor {fmt(r['floor'])} s,"
             f" cold {fmt(r['cold'])} s = {ratio:.2f}x floor, no-change {fmt(r['nochange'])} s, +1 {fmt(r['plus1'])} s,"
             f" peak RSS {r['rss'] / 2**20:.0f} MiB, site {r['site'] / 2**20:.1f} MiB (data/ {r['data'] / 2**20:.1f} MiB),"
             f" {r['pages']} pages, largest {r['page']} {r['page_kib']:.0f} KiB",

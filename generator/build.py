@@ -90,7 +90,7 @@ def build(
             (site_dir / rel).unlink(missing_ok=True)
         mkdocs_build(config, dirty=stale is not None)
     with phases("data"):
-        published = {p.relative_to(data_dir).as_posix(): p for p in data_dir.rglob("*") if p.is_file() and p.name[0] != "."}
+        published = tree_files(data_dir)
         sync_tree(published, site_dir / "data")
     built.record()
     phases.report()
@@ -210,7 +210,9 @@ def generate(
     with phase("pages"):
         links = source_links(report.results, data_root, source_url)
         templates = work_dir / "cache" / "templates"
-        pages = render_pages(agg, charts, links, report.problems, settings, nightly, data_root, templates, results)
+        pages = render_pages(
+            agg, charts, links, report.problems, settings, nightly, data_root, templates, results, work_dir / "cache" / "pages.json"
+        )
         files = docs_files(pages, charts)
         files[FEED_PATH] = atom_feed(nightly, lambda bench: model_title(bench, suite_benchmark(bench)), links, agg.latest_utc)
     with phase("downloads"):
@@ -332,40 +334,53 @@ def data_files(
 ) -> dict[str, bytes | Path]:
     """Return the files of the site's data/ folder: the monthly downloads, the schema and (``copies``) every result file.
 
-    ``kept`` is the data folder of the last build: a month none of whose files changed keeps its downloads from
-    there (``kept/downloads.json`` says what each month was made from) instead of flattening its runs again.
+    ``kept`` is the data folder of the build: each day's compressed parts of its month's downloads are kept
+    beside it (``../cache/downloads/DAY/DIGEST/``, the digest of the files, links and code they were made
+    from), so a new result flattens and compresses its own day only; a month's files are its days' parts put
+    together, as a cold build writes them.
     """
-    from generator.export import DOWNLOAD_KINDS, download_name, downloads, month
+    from generator.export import PART_KINDS, by_day, day_parts, month_files
     from runners.schema import json_schema
 
-    by_month: dict[str, list[LoadedResult]] = {}
-    for loaded in results:
-        by_month.setdefault(month(loaded), []).append(loaded)
-    index = kept / ".downloads.json" if kept else None
-    try:
-        previous = json.loads(index.read_text(encoding="utf-8")) if index else {}
-    except (OSError, ValueError):
-        previous = {}
+    parts_dir = kept.parent / "cache" / "downloads" if kept else None
     files: dict[str, bytes | Path] = {}
-    made: dict[str, str] = {}
+    days_seen: set[str] = set()
     code = _code_digest().encode()
-    for when, mine in sorted(by_month.items()):
-        digest = hashlib.sha256(code)
-        for r in sorted(mine, key=lambda r: str(r.path)):
-            digest.update(f"{r.path}|{r.stamp}|{links[str(r.path)]}\n".encode())
-        made[when] = digest.hexdigest() if all(r.stamp for r in mine) else ""
-        names = [download_name(kind, when) for kind in DOWNLOAD_KINDS]
-        if kept and made[when] and previous.get(when) == made[when] and all((kept / n).is_file() for n in names):
-            files |= {n: kept / n for n in names}
-        else:
-            files |= downloads(mine, links)
-    if index:
-        files[index.name] = json.dumps(made, indent=0).encode()
+    for when, days in by_day(results).items():
+        shares = []
+        for day, mine in days.items():
+            days_seen.add(day)
+            digest = hashlib.sha256(code)
+            for r in mine:
+                digest.update(f"{r.path}|{r.stamp}|{links[str(r.path)]}\n".encode())
+            folder = parts_dir / day / digest.hexdigest() if parts_dir and all(r.stamp for r in mine) else None
+            share = _kept_parts(folder, PART_KINDS)
+            if share is None:
+                share = day_parts(mine, links)
+                if folder:
+                    shutil.rmtree(folder.parent, ignore_errors=True)
+                    for kind, content in share.items():
+                        write_if_changed(folder / f"{kind}.gz", content)
+            shares.append(share)
+        files |= month_files(when, shares)
+    if parts_dir and parts_dir.is_dir():
+        for gone in {p.name for p in parts_dir.iterdir()} - days_seen:
+            shutil.rmtree(parts_dir / gone, ignore_errors=True)
     files["result.schema.json"] = json.dumps(json_schema(), indent=2).encode()
     if copies:
         for r in results:
             files[unquote(links[str(r.path)]).split("data/", 1)[1]] = r.path
     return files
+
+
+def _kept_parts(folder: Path | None, kinds: Iterable[str]) -> dict[str, bytes] | None:
+    """A day's download parts as a build wrote them into folder (named by what they were made from), if all are there."""
+    if folder is None:
+        return None
+    try:
+        return {kind: (folder / f"{kind}.gz").read_bytes() for kind in kinds}
+    except OSError:
+        return None
 
 
 def write_if_changed(path: Path, content: bytes) -> None:
@@ -377,34 +392,50 @@ def write_if_changed(path: Path, content: bytes) -> None:
         tmp.replace(path)
 
 
-def copy_if_changed(path: Path, source: Path) -> None:
+def copy_if_changed(path: str | os.PathLike[str], source: str | os.PathLike[str]) -> None:
     """Hard-link (else copy, with its mtime) a file unless the copy already has the source's size and mtime."""
-    src = source.stat()
+    src = os.stat(source)
     try:
-        dst = path.stat()
+        dst = os.stat(path)
         if (dst.st_size, dst.st_mtime_ns) == (src.st_size, src.st_mtime_ns):
             return
-        path.unlink()
+        os.unlink(path)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
     try:
         os.link(source, path)  # no second copy of 100,000 result files; the results are never edited in place
     except OSError:
         shutil.copy2(source, path)
 
 
+def tree_files(folder: Path) -> dict[str, Path]:
+    """Every file under folder by its relative path, but those whose name starts with a dot (os.walk, not
+    pathlib: the data folder holds a copy of every result file)."""
+    files: dict[str, Path] = {}
+    top = str(folder)
+    for where, _, names in os.walk(top):
+        prefix = os.path.relpath(where, top).replace(os.sep, "/") + "/" if where != top else ""
+        for name in names:
+            if name[0] != "." and os.path.isfile(full := os.path.join(where, name)):
+                files[prefix + name] = Path(full)
+    return files
+
+
 def sync_tree(files: dict[str, bytes | Path], dest: Path) -> None:
     """Make dest hold exactly these files (relative path -> content or source file), touching only changed ones."""
+    top = str(dest)
     for rel, content in files.items():
         if isinstance(content, Path):
-            copy_if_changed(dest / rel, content)
+            copy_if_changed(os.path.join(top, rel), content)
         else:
             write_if_changed(dest / rel, content)
-    for path in sorted(dest.rglob("*"), reverse=True):
-        if path.is_file() and path.relative_to(dest).as_posix() not in files:
-            path.unlink()
-        elif path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
+    for where, _, names in os.walk(top, topdown=False):
+        prefix = os.path.relpath(where, top).replace(os.sep, "/") + "/" if where != top else ""
+        for name in names:
+            if prefix + name not in files and os.path.isfile(full := os.path.join(where, name)):
+                os.unlink(full)
+        if where != top and not os.listdir(where):
+            os.rmdir(where)
 
 
 def write_config(work_dir: Path, site_dir: Path, nav_entries: list[dict], versioned: bool = False, not_in_nav: Iterable[str] = ()) -> Path:

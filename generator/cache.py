@@ -143,12 +143,16 @@ class ParseCache:
         self.db.close()
 
 
-def _stat_key(path: Path) -> tuple[str, int, int] | None:
+def _stat_key(path: Path, folders: dict[Path, Path]) -> tuple[str, int, int] | None:
+    """(absolute path, size, mtime_ns) of a regular file (not a link: see unsafe_entry_problem), None if it is gone.
+    ``folders`` keeps each folder resolved once, not once per file."""
     try:
         st = path.stat()
+        if (folder := folders.get(path.parent)) is None:
+            folder = folders[path.parent] = path.parent.resolve()
     except OSError:
         return None
-    return str(path.resolve()), st.st_size, st.st_mtime_ns
+    return str(folder / path.name), st.st_size, st.st_mtime_ns
 
 
 @dataclass
@@ -166,6 +170,7 @@ class Scan:
 def scan_results(roots: Iterable[str | os.PathLike[str]]) -> Scan:
     """List and stat every result file under the roots."""
     scan = Scan()
+    folders: dict[Path, Path] = {}
     for root in map(Path, roots):
         try:
             paths = list(result_files(root))
@@ -176,7 +181,7 @@ def scan_results(roots: Iterable[str | os.PathLike[str]]) -> Scan:
             if problem := unsafe_entry_problem(path):
                 scan.problems.append(problem)
             else:
-                scan.files.append((root, path, _stat_key(path)))
+                scan.files.append((root, path, _stat_key(path, folders)))
     return scan
 
 

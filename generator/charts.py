@@ -563,9 +563,21 @@ def _runs_key(bench: BenchmarkAggregate, code: bytes) -> str | None:
     return digest.hexdigest()
 
 
+def _series_key(series: Any, code: bytes) -> str:
+    """Identify everything history_spec() draws of a series, so that an unchanged series keeps its chart."""
+    shown = [(p.started_utc.isoformat(), p.value, type(p).__name__) for p in series.shown]
+    bands = [(b.start.isoformat(), b.end.isoformat(), b.low, b.high, b.mean, b.estimated) for b in series.bands]
+    marks = [r.after.started_utc.isoformat() for r in series.regressions]
+    metric = series.metric
+    drawn = (series.bench.slug, series.key, series.config, metric.name, metric.unit, len(series.points), history_title(series))
+    return "series:" + hashlib.sha256(code + repr((drawn, shown, bands, marks)).encode()).hexdigest()
+
+
 class BenchCharts:
     """The charts of each benchmark as last built, by a key of its runs: a benchmark no new result touched
-    keeps its charts without building a single spec (building and hashing ~1,000 specs takes seconds)."""
+    keeps its charts without building a single spec (building and hashing ~1,000 specs takes seconds).
+    Each history chart is kept by a key of what it draws too ("series:..."), so a touched benchmark
+    builds the specs of the series that changed only."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -610,6 +622,7 @@ def render_charts(agg: Aggregate, cache_dir: Path | None = None, history: Any = 
     charts: dict[str, dict[str, Chart]] = {}
     history_charts: dict[str, Chart] = {}
     built: list[tuple[str | None, BenchmarkAggregate]] = []
+    built_series: list[tuple[str, str]] = []
     for bench in agg.benchmarks:
         key = _runs_key(bench, code)
         if (reused := known.get(key)) is not None:
@@ -619,7 +632,18 @@ def render_charts(agg: Aggregate, cache_dir: Path | None = None, history: Any = 
         else:
             before = set(svg.used)
             charts[bench.slug] = {k: spec.render(svg) for k, spec in benchmark_specs(bench).items()}
-            mine_history = {series.key: history_spec(series).render(svg) for series in series_of.get(bench.slug, [])}
+            mine_history = {}
+            for series in series_of.get(bench.slug, []):  # a new run changes one or two of a benchmark's series
+                skey = _series_key(series, code)
+                if (done := known.get(skey)) is not None:
+                    mine_history[series.key] = done["chart"]
+                    svg.used.update(done["svgs"])
+                else:
+                    drawn = set(svg.used)
+                    mine_history[series.key] = history_spec(series).render(svg)
+                    done = {"chart": mine_history[series.key], "svgs": svg.used - drawn}
+                    built_series.append((skey, series.key))
+                known.put(skey, done)
             built.append((key, bench))
             known.put(key, {"bench": charts[bench.slug], "history": mine_history, "svgs": svg.used - before})
         history_charts |= mine_history
@@ -631,6 +655,8 @@ def render_charts(agg: Aggregate, cache_dir: Path | None = None, history: Any = 
             entry = known.fresh[key]
             entry["bench"] = charts[bench.slug]
             entry["history"] = {k: charts["history/"][k] for k in entry["history"]}
+    for skey, series_key in built_series:
+        known.fresh[skey]["chart"] = charts["history/"][series_key]
     known.save()
     svg.prune()
     return charts

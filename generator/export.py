@@ -147,17 +147,30 @@ def inference_records(loaded: LoadedResult, href: str) -> list[dict[str, Any]]:
     ]
 
 
-def _csv(fields: list[str], records: list[dict[str, Any]]) -> bytes:
+def _gzip(content: bytes) -> bytes:
+    """Compress reproducibly: no file name, mtime 0, so an unchanged month is byte for byte the same file."""
+    return gzip.compress(content, compresslevel=6, mtime=0)
+
+
+def _csv_rows(fields: list[str], records: list[dict[str, Any]], header: bool = False) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
+    if header:
+        writer.writeheader()
     writer.writerows(records)
     return out.getvalue().encode()
 
 
-def _gzip(content: bytes) -> bytes:
-    """Compress reproducibly: no file name, mtime 0, so an unchanged month is byte for byte the same file."""
-    return gzip.compress(content, compresslevel=6, mtime=0)
+def _json_items(records: list[dict[str, Any]]) -> bytes:
+    return ",".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in records).encode()
+
+
+# A download is a series of gzip members (gzip, zcat, pandas and every gzip reader read them as one stream):
+# the header or JSON punctuation, then one member per day, so a new night compresses its own day only.
+PART_KINDS = ("runs", "inference", "json-runs", "json-inference")
+_RUNS_HEADER = _gzip(_csv_rows(RUN_FIELDS, [], header=True))
+_INFERENCE_HEADER = _gzip(_csv_rows(INFERENCE_FIELDS, [], header=True))
+_JSON_GLUE = {text: _gzip(text) for text in (b'{"runs":[', b",", b'],"inference":[', b"]}")}
 
 
 def month(loaded: LoadedResult) -> str:
@@ -185,21 +198,54 @@ def months(results: Iterable[LoadedResult]) -> list[tuple[str, int]]:
     return sorted(counts.items(), reverse=True)
 
 
+def day(loaded: LoadedResult) -> str:
+    """The day a run's share of its month's downloads is filed under: 'YYYY-MM-DD' of its start (UTC)."""
+    return f"{loaded.result.run.started_utc:%Y-%m-%d}"
+
+
+def by_day(results: Iterable[LoadedResult]) -> dict[str, dict[str, list[LoadedResult]]]:
+    """Results by month and day, each day's runs in the order of the downloads (start time, then file)."""
+    grouped: dict[str, dict[str, list[LoadedResult]]] = {}
+    for loaded in sorted(results, key=lambda r: (r.result.run.started_utc, r.source)):
+        grouped.setdefault(month(loaded), {}).setdefault(day(loaded), []).append(loaded)
+    return grouped
+
+
+def day_parts(results: list[LoadedResult], links: dict[str, str]) -> dict[str, bytes]:
+    """One day's share of its month's downloads (PART_KINDS), each compressed on its own; an empty share is b''."""
+    runs = [run_record(r, links[str(r.path)]) for r in results]
+    points = [row for r in results for row in inference_records(r, links[str(r.path)])]
+    parts = {
+        "runs": _csv_rows(RUN_FIELDS, runs),
+        "inference": _csv_rows(INFERENCE_FIELDS, points),
+        "json-runs": _json_items(runs),
+        "json-inference": _json_items(points),
+    }
+    return {kind: _gzip(content) if content else b"" for kind, content in parts.items()}
+
+
+def month_files(when: str, days: list[dict[str, bytes]]) -> dict[str, bytes]:
+    """Return one month's download files from the day_parts() of its days, in order."""
+
+    def items(kind: str) -> bytes:
+        return _JSON_GLUE[b","].join(d[kind] for d in days if d[kind])
+
+    json_document = [_JSON_GLUE[b'{"runs":['], items("json-runs"), _JSON_GLUE[b'],"inference":['], items("json-inference")]
+    return {
+        download_name("runs", when): _RUNS_HEADER + b"".join(d["runs"] for d in days),
+        download_name("inference", when): _INFERENCE_HEADER + b"".join(d["inference"] for d in days),
+        download_name("json", when): b"".join([*json_document, _JSON_GLUE[b"]}"]]),
+    }
+
+
 def downloads(results: list[LoadedResult], links: dict[str, str]) -> dict[str, bytes]:
     """Return the download files (name -> gzip content): per month, runs and inference points as CSV and as JSON.
 
     Split per month so that a new night rewrites one month's files, and compressed (about 10x): a year of
-    nightlies stays a few MB. Concatenating the months gives every valid result.
+    nightlies stays a few MB. Concatenating the months gives every valid result. (The build keeps each
+    day's parts between builds: generator.build.data_files.)
     """
-    by_month: dict[str, list[LoadedResult]] = {}
-    for loaded in sorted(results, key=lambda r: (r.result.run.started_utc, r.source)):
-        by_month.setdefault(month(loaded), []).append(loaded)
-    files = {}
-    for when, mine in by_month.items():
-        runs = [run_record(r, links[str(r.path)]) for r in mine]
-        points = [row for r in mine for row in inference_records(r, links[str(r.path)])]
-        document = json.dumps({"runs": runs, "inference": points}, separators=(",", ":"), ensure_ascii=False).encode()
-        files[download_name("runs", when)] = _gzip(_csv(RUN_FIELDS, runs))
-        files[download_name("inference", when)] = _gzip(_csv(INFERENCE_FIELDS, points))
-        files[download_name("json", when)] = _gzip(document)
+    files: dict[str, bytes] = {}
+    for when, days in by_day(results).items():
+        files |= month_files(when, [day_parts(mine, links) for mine in days.values()])
     return files

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from generator.history import FEED_PATH, REGRESSIONS_SHOWN, History
+import functools
+import hashlib
+
+from generator.charts import Chart
+from generator.history import FEED_PATH, REGRESSIONS_SHOWN, History, HistoryPage
 from generator.pages import Page, SiteContext, page_kind, safe_title
 
 
@@ -18,8 +22,28 @@ def history_pages(site: SiteContext) -> list[Page]:
     for page in _history(site).pages:
         title = f"{site.title(page.bench)} · {page.config}"
         context = {"page": page, "title": title, "charts": charts, "settings": site.settings.history}
-        pages.append(Page(page.path, safe_title(title), site.render("history.md.j2", page.path, **context)))
+        text = functools.partial(site.render, "history.md.j2", page.path, **context)
+        if site.kept:
+            text = functools.partial(site.kept.page, page.path, _page_inputs(site, page, title, charts), text)
+        pages.append(Page(page.path, safe_title(title), text()))
     return pages
+
+
+def _page_inputs(site: SiteContext, page: HistoryPage, title: str, charts: dict[str, Chart]) -> tuple | None:
+    """Everything a history page shows comes from: its series' runs (file, name, size and mtime, link), their
+    charts, the settings and where the site links to; the series themselves are computed from these by the code,
+    which the page cache keys too. None (no caching) when a run's file was not stamped."""
+    runs = []
+    for series in page.series:
+        mine = [(str(r.path), r.source, r.stamp, site.links.get(str(r.path))) for point in series.points for r in point.runs]
+        if any(stamp is None for _, _, stamp, _ in mine):
+            return None
+        chart = charts.get(series.key)
+        drawn = (chart.path, chart.alt, chart.caption, hashlib.sha256(chart.svg.encode()).hexdigest()) if chart else None
+        metric = (series.metric.name, series.metric.unit, series.metric.higher_is_better)  # its reader is code
+        runs.append((series.key, series.config, metric, mine, drawn))
+    where = (site.data_root, [str(root) for root in site.results_roots])
+    return (page.path, page.bench.name, page.config, title, repr(site.settings), where, runs)
 
 
 @page_kind("regressions")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from collections.abc import Callable
@@ -223,6 +225,9 @@ class SiteContext:
     generated_utc: datetime = field(default_factory=build_time)
     history: Any = None  # generator.history.History, when the build computed one
     results_roots: list[Path] = field(default_factory=list)  # the folders (or files) the results were read from
+    kept: PageCache | None = None  # pages as the last build rendered them (history pages, by what they show)
+    links: dict[str, str] = field(default_factory=dict)
+    data_root: str = "data/"
 
     def title(self, bench: BenchmarkAggregate) -> str:
         """Return the title of a benchmark's page."""
@@ -252,7 +257,11 @@ SHIPPED_RESULTS = Path(__file__).resolve().parents[1] / "results"  # the example
 
 def shipped_examples(runs: list[LoadedResult]) -> int:
     """How many of ``runs`` are the examples in benchsite's own results/ folder."""
-    return sum(1 for r in runs if r.path.resolve().is_relative_to(SHIPPED_RESULTS))
+    folders: dict[Path, bool] = {}  # a result file is never a link (see results.unsafe_entry_problem): resolve its folder once
+    for r in runs:
+        if r.path.parent not in folders:
+            folders[r.path.parent] = r.path.parent.resolve().is_relative_to(SHIPPED_RESULTS)
+    return sum(1 for r in runs if folders[r.path.parent])
 
 
 @page_kind("home")
@@ -335,13 +344,52 @@ def render_pages(
     data_root: str = "data/",
     bytecode_dir: Path | None = None,
     results_roots: list[Path] | None = None,
+    cache_file: Path | None = None,
 ) -> list[Page]:
-    """Render the pages of every registered page kind; paths on pages are relative to ``results_roots``."""
+    """Render the pages of every registered page kind; paths on pages are relative to ``results_roots``.
+
+    ``cache_file`` keeps the Markdown of the pages that key what they show (history pages) between builds."""
     settings = settings or load_settings()
     env = environment(links, settings, data_root, bytecode_dir)
-    site = SiteContext(env, agg, charts, problems, settings, build_time(), history, results_roots or [])
+    kept = PageCache(cache_file) if cache_file else None
+    site = SiteContext(env, agg, charts, problems, settings, build_time(), history, results_roots or [], kept, links, data_root)
     pages = [page for kind in PAGE_KINDS.values() for page in kind(site)]
+    if kept:
+        kept.save()
     return pages + folder_indexes(pages)
+
+
+class PageCache:
+    """Rendered Markdown of pages by a key of everything they show, kept between builds under the build folder:
+    a new run re-renders the history pages of its own series, not the hundreds of others."""
+
+    def __init__(self, path: Path) -> None:
+        from generator.build import _code_digest
+
+        self.path, self.code = path, _code_digest()
+        self.fresh: dict[str, list[str]] = {}
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            self.saved = saved if isinstance(saved, dict) else {}
+        except (OSError, ValueError):
+            self.saved = {}
+
+    def page(self, path: str, inputs: Any, render: Callable[[], str]) -> str:
+        """Return the page's Markdown: as kept, if it was rendered from the same inputs (their repr), else render()."""
+        if inputs is None:
+            return render()
+        key = hashlib.sha256((self.code + "|" + repr(inputs)).encode()).hexdigest()
+        entry = self.saved.get(path)
+        text = entry[1] if isinstance(entry, list) and len(entry) == 2 and entry[0] == key else render()
+        self.fresh[path] = [key, text]
+        return text
+
+    def save(self) -> None:
+        if self.fresh != self.saved:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self.fresh), encoding="utf-8")
+            tmp.replace(self.path)
 
 
 def _folder_title(folder: str) -> str:

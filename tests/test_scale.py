@@ -191,3 +191,57 @@ def test_serve_gets_the_data_inside_its_docs_folder(tmp_path):
     assert (docs / "data" / "results" / "convergence.yaml").read_bytes() == (DATA / "valid" / "convergence.yaml").read_bytes()
     assert (docs / "data" / "runs-2026-11.csv.gz").is_file() and (docs / "data" / "result.schema.json").is_file()
     assert 'href="../data/results/convergence.yaml"' in (docs / "models" / "digits-resnet10t.md").read_text(encoding="utf-8")
+
+
+def test_the_benchmark_tree_is_formatted_from_skeletons_as_yaml_dump_writes_it_and_every_file_is_valid(tmp_path):
+    import random
+    import sys
+
+    import yaml
+
+    from runners.schema import read_result
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    try:
+        import build_speed
+    finally:
+        sys.path.pop(0)
+    skeletons = build_speed.Skeletons()
+    picks = [0, 1, 335, 336, 5000, 33999, 99999, *[n for n in range(2000) if random.Random(n).random() < 0.02][:5]]
+    for n in picks:  # the failed runs of the tree among them
+        data = build_speed.synthetic(skeletons.templates, n, random.Random(n))
+        relative, text = skeletons.render(n)
+        assert text == yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True, width=120)
+        assert relative.endswith(f"/{data['run']['id']}.yaml")
+    build_speed.write_results(tmp_path, 0, 700, jobs=2)
+    files = sorted(tmp_path.rglob("*.yaml"))
+    assert len(files) == 700
+    results = [read_result(path) for path in files]
+    assert len({r.run.benchmark for r in results}) == len(build_speed.BENCHMARKS)
+    assert len({r.environment.host.hostname for r in results}) == len(build_speed.MACHINES)
+    assert {r.run.status for r in results} == {"success", "failed"}
+    assert len({r.run.started_utc.date() for r in results}) == 3
+
+
+def test_a_new_run_re_renders_the_history_pages_of_its_own_series_only(tmp_path, monkeypatch):
+    from generator.pages import SiteContext
+
+    results = tmp_path / "results"
+    shutil.copytree(DATA / "history", results)
+    shutil.copytree(DATA / "site", results / "site")  # a second benchmark: history pages the new run does not enter
+    newest = sorted((results / "2026").rglob("*.yaml"))[-1]
+    held = tmp_path / newest.name
+    newest.rename(held)
+    quiet_build([results], tmp_path / "site", work_dir=tmp_path / "build")
+    pages = len(list((tmp_path / "site" / "history").glob("*.html")))
+    rendered = []
+    render = SiteContext.render
+
+    def counted(self, template, path, **context):
+        rendered.append(path) if template == "history.md.j2" else None
+        return render(self, template, path, **context)
+
+    monkeypatch.setattr(SiteContext, "render", counted)
+    held.rename(newest)
+    quiet_build([results], tmp_path / "site", work_dir=tmp_path / "build")
+    assert 1 <= len(rendered) < pages
