@@ -52,3 +52,27 @@ def test_library_messages_go_to_the_run_log_and_live_only_with_verbose(tmp_path:
     text = log.read_text()
     assert "epoch 1/1 progress of the run" in text and "oneDNN custom operations" in text and "UserWarning" in text
     assert "oneDNN custom operations" in record.run.error  # the record's last lines keep every stream
+
+
+def test_two_workers_printing_at_once_never_merge_their_console_lines(tmp_path: Path, capfd: pytest.CaptureFixture[str]):
+    """print() writes a line and its newline apart; two workers' reader threads must not interleave them."""
+    import threading
+    from collections import deque
+
+    from runners.launch.processes import RunLog
+
+    log = RunLog(tmp_path / "run.log", deque(maxlen=10), print, verbose=False)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can, as a loaded 2-core machine does
+    try:
+        threads = [threading.Thread(target=lambda p=p: [log.add(f"{p}line {i}", True) for i in range(3000)]) for p in ("", "[task 1] ")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+        log.close()
+    lines = capfd.readouterr().out.splitlines()
+    assert len(lines) == 6000 and all(line.count("line") == 1 for line in lines)
+    assert (tmp_path / "run.log").read_text().count("\n") == 6000

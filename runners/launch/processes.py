@@ -108,14 +108,14 @@ class RunLog:
 
     def add(self, line: str, progress: bool) -> None:
         """Keep ``line`` in the tail and the log file; print it if it is progress (stdout) or the run is verbose."""
-        with self.lock:
+        with self.lock:  # one writer at a time: print() writes the line and its newline apart, so two workers' lines could merge
             self.tail.append(line)
             if self.file is not None:
                 with contextlib.suppress(OSError):
                     self.file.write(line + "\n")
                     self.file.flush()
-        if progress or self.verbose:
-            self.print_line(line)
+            if progress or self.verbose:
+                self.print_line(line)
 
     def close(self) -> None:
         if self.file is not None:
