@@ -187,13 +187,32 @@ def _legend(**kwargs: Any) -> alt.Legend:
     return alt.Legend(orient="bottom", labelLimit=500, columns=1, **kwargs)
 
 
-def _line_chart(rows: list[dict[str, Any]], x: alt.X, y: alt.Y, series: str, title: alt.TitleParams) -> alt.LayerChart:
-    """Lines coloured by framework (PyTorch and TensorFlow overlaid), dashed by the other series field, points on top."""
+def line_figure(
+    bench: BenchmarkAggregate,
+    kind: str,
+    n: int,
+    rows: list[dict[str, Any]],
+    x: alt.X,
+    y: alt.Y,
+    series: str,
+    title: alt.TitleParams,
+    *,
+    group: str,
+    alt_text: str,
+    caption: str,
+    over: Iterable[alt.Chart] = (),
+) -> dict[str, ChartSpec]:
+    """One line chart of a benchmark, keyed '<kind>-<n>' and drawn into charts/<slug>-<kind>-<n>.svg: lines coloured by
+    framework (PyTorch and TensorFlow overlaid), dashed by the ``series`` field, points on top, then the ``over`` layers."""
     base = alt.Chart(alt.Data(values=rows)).encode(
         x=x, y=y, color=alt.Color("framework:N", title="framework", legend=_legend()), detail=alt.Detail("line:N")
     )
     lines = base.mark_line().encode(strokeDash=alt.StrokeDash(f"{series}:N", title=None, legend=_legend(symbolStrokeWidth=2)))
-    return alt.layer(lines, base.mark_point(filled=True, size=25), title=title).properties(width=WIDTH, height=HEIGHT)
+    chart = alt.layer(lines, base.mark_point(filled=True, size=25), title=title).properties(width=WIDTH, height=HEIGHT)
+    if over := list(over):
+        chart.title = alt.Undefined  # the title goes on the outer layer
+        chart = alt.layer(chart, *over, title=title)
+    return {f"{kind}-{n}": ChartSpec(f"charts/{bench.slug}-{kind}-{n}.svg", kind, group, alt_text, caption, chart)}
 
 
 def _integer_axis(title: str, values: Iterable[int]) -> alt.X:
@@ -260,43 +279,38 @@ def curve_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
         frameworks = " and ".join(sorted({r.setup.framework for r in rows}))
         accuracy = _curve_rows(rows, ("top1", "top5"), 100)
         if accuracy:
-            lines = _line_chart(
+            targets = alt.Data(values=[{"target": t * 100} for t in sorted({row.target for row in rows})])
+            specs |= line_figure(
+                bench,
+                "accuracy",
+                n,
                 accuracy,
                 epoch,
                 alt.Y("value:Q", title="validation accuracy (%)", scale=alt.Scale(zero=False)),
                 "series",
                 _rows_title("Validation top-1 / top-5 vs epoch", rows),
-            )
-            targets = alt.Data(values=[{"target": t * 100} for t in sorted({row.target for row in rows})])
-            title, lines.title = lines.title, alt.Undefined
-            rule = alt.Chart(targets).mark_rule(strokeDash=[4, 4], color="gray").encode(y="target:Q")
-            chart = alt.layer(lines, rule, title=title)
-            specs[f"accuracy-{n}"] = ChartSpec(
-                f"charts/{bench.slug}-accuracy-{n}.svg",
-                "accuracy",
-                label,
-                f"Line chart of validation top-1 and top-5 accuracy in percent against epoch for {runs} convergence run(s) "
+                group=label,
+                alt_text=f"Line chart of validation top-1 and top-5 accuracy in percent against epoch for {runs} convergence run(s) "
                 f"of {frameworks} on {label}.",
-                f"Validation top-1 and top-5 after each epoch on {label}, colour by framework, one line per run and metric; "
+                caption=f"Validation top-1 and top-5 after each epoch on {label}, colour by framework, one line per run and metric; "
                 "the dashed line is the target.",
-                chart,
+                over=[alt.Chart(targets).mark_rule(strokeDash=[4, 4], color="gray").encode(y="target:Q")],
             )
         loss = _curve_rows(rows, ("loss",), 1)
         if loss:
-            chart = _line_chart(
+            specs |= line_figure(
+                bench,
+                "loss",
+                n,
                 loss,
                 epoch,
                 alt.Y("value:Q", title="validation loss (log scale)", scale=_loss_scale(loss)),
                 "series",
                 _rows_title("Validation loss vs epoch", rows),
-            )
-            specs[f"loss-{n}"] = ChartSpec(
-                f"charts/{bench.slug}-loss-{n}.svg",
-                "loss",
-                label,
-                f"Line chart of validation loss on a log scale against epoch for {runs} convergence run(s) of {frameworks} on {label}.",
-                f"Validation loss after each epoch on {label} (log scale), colour by framework, one line per run.",
-                chart,
+                group=label,
+                alt_text=f"Line chart of validation loss on a log scale against epoch for {runs} convergence run(s) of {frameworks} "
+                f"on {label}.",
+                caption=f"Validation loss after each epoch on {label} (log scale), colour by framework, one line per run.",
             )
     return specs
 
@@ -320,23 +334,20 @@ def latency_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
             for p in t.latest.result.inference.results
             for pct in ("mean", *PERCENTILE_KEYS)
         ]
-        setup = tables[0].setup
-        chart = _line_chart(
+        label = ", ".join(t.setup.label for t in tables)
+        specs |= line_figure(
+            bench,
+            "latency",
+            n,
             rows,
             _integer_axis("batch size", (r["x"] for r in rows)),
             alt.Y("latency_ms:Q", title="latency per batch (ms)"),
             "percentile",
-            _rows_title("Latency percentiles vs batch size", tables, devices=setup.devices),
-        )
-        label = ", ".join(t.setup.label for t in tables)
-        specs[f"latency-{n}"] = ChartSpec(
-            path=f"charts/{bench.slug}-latency-{n}.svg",
-            kind="latency",
+            _rows_title("Latency percentiles vs batch size", tables, devices=tables[0].setup.devices),
             group=group_label(key[:4]),
-            alt=f"Line chart of mean, p50, p90, p95 and p99 latency in milliseconds against batch size for {label}.",
+            alt_text=f"Line chart of mean, p50, p90, p95 and p99 latency in milliseconds against batch size for {label}.",
             caption="Latency percentiles per batch of the latest run of this setup, colour by framework "
             f"({', '.join(t.latest.source for t in tables)}).",
-            chart=chart,
         )
     return specs
 
@@ -357,21 +368,19 @@ def throughput_batch_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
             for t in tables
             for p in t.latest.result.inference.results
         ]
-        chart = _line_chart(
+        specs |= line_figure(
+            bench,
+            "throughput-batch",
+            n,
             rows,
             _integer_axis("batch size", (r["x"] for r in rows)),
             alt.Y("samples_per_s:Q", title="inference throughput (samples/s)"),
             "precision",
             _rows_title("Inference throughput vs batch size", tables),
-        )
-        specs[f"throughput-batch-{n}"] = ChartSpec(
-            f"charts/{bench.slug}-throughput-batch-{n}.svg",
-            "throughput-batch",
-            label,
-            "Line chart of inference throughput in samples per second against batch size, one line per framework and precision, "
-            f"on {label}.",
-            f"Inference throughput per batch size on {label}, colour by framework, one line per precision (latest run of each).",
-            chart,
+            group=label,
+            alt_text="Line chart of inference throughput in samples per second against batch size, one line per framework and "
+            f"precision, on {label}.",
+            caption=f"Inference throughput per batch size on {label}, colour by framework, one line per precision (latest run of each).",
         )
     return specs
 
@@ -395,21 +404,20 @@ def scaling_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
             for r in rows
         ]
         devices = "GPUs" if _kind(rows) != "none" else "devices"
-        chart = _line_chart(
+        specs |= line_figure(
+            bench,
+            "scaling",
+            n,
             points,
             _integer_axis(f"{devices} (count)", (p["x"] for p in points)),
             alt.Y("samples_per_s:Q", title="training throughput (samples/s)"),
             "precision",
             _rows_title(f"Training throughput vs {devices[:-1]} count", rows),
-        )
-        specs[f"scaling-{n}"] = ChartSpec(
-            f"charts/{bench.slug}-scaling-{n}.svg",
-            "scaling",
-            label,
-            f"Line chart of training throughput in samples per second against the number of {devices}, one line per framework "
-            f"and precision, on {label}.",
-            f"Training throughput per {devices[:-1]} count on {label}, colour by framework; the scaling factors are in the table above.",
-            chart,
+            group=label,
+            alt_text=f"Line chart of training throughput in samples per second against the number of {devices}, one line per "
+            f"framework and precision, on {label}.",
+            caption=f"Training throughput per {devices[:-1]} count on {label}, colour by framework; the scaling factors are in the "
+            "table above.",
         )
     return specs
 
