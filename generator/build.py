@@ -19,19 +19,20 @@ import yaml
 
 from generator.cache import Scan, load_scan, scan_results
 from generator.errors import BuildError, InvalidResults
+from generator.plugins import fingerprint
 from generator.results import LoadedResult, LoadReport
 from runners import __version__
 from runners.schema import Problem
 
 if TYPE_CHECKING:
     from generator.charts import Chart
-    from generator.pages import Page
+    from generator.pages.base import Page
 
 # The modules that aggregate, chart and render (altair, ruptures and scipy, jinja2: seconds of imports) are
 # imported only when something changed, so that a rebuild with nothing to do stays quick.
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES_DIR = ROOT / "site_templates"  # generator.pages.TEMPLATES_DIR
+TEMPLATES_DIR = ROOT / "site_templates"  # generator.pages.base.TEMPLATES_DIR
 BASE_CONFIG = ROOT / "mkdocs.yml"
 COPIES = "results"  # the copies of the result files, under the site's data/ folder
 ASSETS_DIR = TEMPLATES_DIR / "assets"  # copied into the site as assets/ (tablesort, benchsite.js, benchsite.css)
@@ -193,7 +194,8 @@ def generate(
     from generator.aggregate import aggregate
     from generator.charts import render_charts
     from generator.history import FEED_PATH, atom_feed, history
-    from generator.pages import large_folders, model_title, nav, render_pages, suite_benchmark
+    from generator.pages.base import PageCache, model_title, suite_benchmark
+    from generator.pages.site import large_folders, nav, render_pages
     from generator.settings import load_settings
 
     with phase("load"):
@@ -210,9 +212,8 @@ def generate(
     with phase("pages"):
         links = source_links(report.results, data_root, source_url)
         templates = work_dir / "cache" / "templates"
-        pages = render_pages(
-            agg, charts, links, report.problems, settings, nightly, data_root, templates, results, work_dir / "cache" / "pages.json"
-        )
+        kept = PageCache(work_dir / "cache" / "pages.json", _code_digest())
+        pages = render_pages(agg, charts, links, report.problems, settings, nightly, data_root, templates, results, kept)
         files = docs_files(pages, charts)
         files[FEED_PATH] = atom_feed(nightly, lambda bench: model_title(bench, suite_benchmark(bench)), links, agg.latest_utc)
     with phase("downloads"):
@@ -242,9 +243,10 @@ def validate(report: LoadReport, strict: bool) -> None:
 
 
 def _code_digest() -> str:
-    """Hash everything besides the results that shapes the docs folder: generator, schema, suites, templates, config."""
-    digest = hashlib.sha256(__version__.encode())
-    generator = [*sorted((ROOT / "generator").glob("*.py")), *sorted((ROOT / "generator").glob("*.yaml"))]
+    """Hash everything besides the results that shapes the docs folder: generator, schema, suites, templates, config,
+    and the extensions installed (generator.plugins)."""
+    digest = hashlib.sha256(__version__.encode() + fingerprint())
+    generator = [*sorted((ROOT / "generator").rglob("*.py")), *sorted((ROOT / "generator").glob("*.yaml"))]
     sources = [BASE_CONFIG, *generator, *sorted((ROOT / "runners" / "suites").glob("*.yaml"))]
     sources += [ROOT / "runners" / "schema.py", *sorted(TEMPLATES_DIR.rglob("*"))]
     for path in sources:

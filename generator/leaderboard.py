@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 from generator.aggregate import Aggregate, BenchmarkAggregate, InferenceTable, LatencyRow, setup_of
 from generator.derived import Summary
-from generator.pages import Page, SiteContext, page_kind
 from generator.results import LoadedResult
 from generator.settings import Board, Settings
 from runners.schema import Mode, Result, Status, SubjectMetrics
@@ -150,16 +149,3 @@ def leaderboards(agg: Aggregate, settings: Settings) -> list[TaskBoards]:
 def _copy(entry: Entry) -> Entry:
     """A board's own copy of an entry, since the mismatch flag depends on the board."""
     return Entry(**{**entry.__dict__})
-
-
-@page_kind("leaderboard")
-def leaderboard_page(site: SiteContext) -> list[Page]:
-    """Render leaderboard.md: the top-N boards of every task."""
-    context = {
-        "tasks": leaderboards(site.agg, site.settings),
-        "settings": site.settings,
-        "generated_utc": site.generated_utc,
-        "latest_utc": site.agg.latest_utc,
-        "titles": {b.slug: site.title(b) for b in site.agg.benchmarks},
-    }
-    return [Page("leaderboard.md", "Leaderboard", site.render("leaderboard.md.j2", "leaderboard.md", **context))]

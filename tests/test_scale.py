@@ -16,7 +16,8 @@ import pytest
 
 from generator.build import build, generate
 from generator.export import INFERENCE_FIELDS, RUN_FIELDS, inference_records, run_record
-from generator.pages import NAV_FOLDER_MAX, Page, folder_indexes, nav
+from generator.pages.base import Page
+from generator.pages.site import NAV_FOLDER_MAX, folder_indexes, nav
 from generator.publish import publish
 from generator.results import load_results
 from tests.conftest import benchsite
@@ -36,7 +37,7 @@ def quiet_build(*args, **kwargs) -> str:
 def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scale")
     with pytest.MonkeyPatch.context() as patch:  # the fixtures have a dozen history pages, a year of nightlies hundreds
-        patch.setattr("generator.pages.NAV_FOLDER_MAX", 1)
+        patch.setattr("generator.pages.site.NAV_FOLDER_MAX", 1)
         quiet_build(ROOTS, tmp / "site", work_dir=tmp / "build")
     return tmp / "site"
 
@@ -224,7 +225,7 @@ def test_the_benchmark_tree_is_formatted_from_skeletons_as_yaml_dump_writes_it_a
 
 
 def test_a_new_run_re_renders_the_history_pages_of_its_own_series_only(tmp_path, monkeypatch):
-    from generator.pages import SiteContext
+    from generator.pages.base import SiteContext
 
     results = tmp_path / "results"
     shutil.copytree(DATA / "history", results)

@@ -21,8 +21,11 @@ from generator.derived import Summary
 from generator.formats import MISSING, duration, exact_seconds, latency_marks, scaling, summary_marks
 from generator.history import configuration
 from generator.leaderboard import leaderboards
-from generator.pages import environment, relative_to_results
-from generator.rankings import device_rankings, inference_rankings, training_rankings, vflops_rankings
+from generator.pages.base import environment, relative_to_results
+from generator.rankings.devices import device_rankings
+from generator.rankings.inference import inference_rankings
+from generator.rankings.time_to_quality import training_rankings
+from generator.rankings.valid_flops import vflops_rankings
 from generator.results import load_results
 from generator.settings import load_settings
 from runners.datasets import DatasetInfo

@@ -1,4 +1,4 @@
-"""Pages: Jinja2 templates in site_templates/ turned into Markdown, every result string escaped."""
+"""The base of every page kind: Page, SiteContext, the page-kind and ranking decorators, the strict template environment."""
 
 from __future__ import annotations
 
@@ -19,8 +19,6 @@ from markupsafe import Markup, escape
 from generator.aggregate import Aggregate, BenchmarkAggregate, LatencyRow, ThroughputRow, accelerator_name, setup_of
 from generator.charts import Chart, group_label
 from generator.errors import BuildError
-from generator.export import download_name, months
-from generator.features import feature_support
 from generator.formats import MISSING, duration, exact_seconds, latency_marks, num, pct, si, summary_marks
 from generator.formats import scaling as scaling_text
 from generator.results import LoadedResult
@@ -28,11 +26,9 @@ from generator.settings import Settings, load_settings
 from runners.schema import Problem, Result
 from runners.suites import Benchmark, find_named_suite
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "site_templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "site_templates"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>])")  # python-markdown's ESCAPED_CHARS
 _UNSAFE_IN_TITLE = re.compile(r"[<>&\"'`]")
-DATA_PAGE_ROWS = 100  # newest runs listed on the data page; every run is in the downloads
-NAV_FOLDER_MAX = 30  # a folder with more pages is one index page in the nav (every page carries the nav)
 
 
 @dataclass(frozen=True)
@@ -210,7 +206,7 @@ def model_title(bench: BenchmarkAggregate, spec: Benchmark | None) -> str:
     return spec.title if spec else ", ".join(bench.models)
 
 
-# --- page kinds ----------------------------------------------------------------
+# --- what page kinds and rankings draw on ----------------------------------------
 
 
 @dataclass(frozen=True)
@@ -228,48 +224,57 @@ class SiteContext:
     kept: PageCache | None = None  # pages as the last build rendered them (history pages, by what they show)
     links: dict[str, str] = field(default_factory=dict)
     data_root: str = "data/"
+    overlays: dict[Path, jinja2.Environment] = field(default_factory=dict, repr=False, compare=False)  # see render()
 
     def title(self, bench: BenchmarkAggregate) -> str:
         """Return the title of a benchmark's page."""
         return model_title(bench, suite_benchmark(bench))
 
-    def render(self, template: str, path: str, **context: Any) -> str:
-        """Render one template for the page at ``path`` (relative to the docs folder)."""
-        return _render(self.env, template, path, **context)
+    def render(self, template: str, path: str, *, template_dir: Path | None = None, **context: Any) -> str:
+        """Render one template for the page at ``path`` (relative to the docs folder).
+
+        ``template_dir`` is an extension's own folder of templates, searched before site_templates/."""
+        env = self.env
+        if template_dir is not None:
+            if template_dir not in self.overlays:  # the same filters, globals and settings
+                loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(template_dir), self.env.loader])
+                self.overlays[template_dir] = self.env.overlay(loader=loader)
+            env = self.overlays[template_dir]
+        return _render(env, template, path, **context)
 
 
-PageKind = Callable[[SiteContext], list[Page]]
-PAGE_KINDS: dict[str, PageKind] = {}
+@dataclass(frozen=True)
+class PageKind:
+    """A named function that turns the aggregate into pages; the order of the kinds in the site's list sets the nav."""
+
+    name: str
+    render: Callable[[SiteContext], list[Page]]
+
+    def __call__(self, site: SiteContext) -> list[Page]:
+        return self.render(site)
 
 
-def page_kind(name: str) -> Callable[[PageKind], PageKind]:
-    """Register a function that turns the aggregate into pages; kinds render in registration order."""
-
-    def register(func: PageKind) -> PageKind:
-        PAGE_KINDS[name] = func
-        return func
-
-    return register
+def page_kind(name: str) -> Callable[[Callable[[SiteContext], list[Page]]], PageKind]:
+    """Make a function a page kind named ``name``; it renders once it is listed (generator.pages.site.PAGE_KINDS or
+    an entry point in the group ``benchsite.pages``): nothing registers itself on import."""
+    return lambda func: PageKind(name, func)
 
 
-SHIPPED_RESULTS = Path(__file__).resolve().parents[1] / "results"  # the example runs committed with benchsite
+@dataclass(frozen=True)
+class Ranking:
+    """One page under rankings/: its file name, title and template, and the function that computes what it shows."""
+
+    slug: str  # rankings/<slug>.md
+    title: str
+    template: str
+    context: Callable[[SiteContext], dict[str, Any]]  # the template's variables besides ``titles`` (benchmark slug -> title)
+    template_dir: Path | None = None  # an extension's folder holding the template; None: site_templates/
 
 
-def shipped_examples(runs: list[LoadedResult]) -> int:
-    """How many of ``runs`` are the examples in benchsite's own results/ folder."""
-    folders: dict[Path, bool] = {}  # a result file is never a link (see results.unsafe_entry_problem): resolve its folder once
-    for r in runs:
-        if r.path.parent not in folders:
-            folders[r.path.parent] = r.path.parent.resolve().is_relative_to(SHIPPED_RESULTS)
-    return sum(1 for r in runs if folders[r.path.parent])
-
-
-@page_kind("home")
-def home_page(site: SiteContext) -> list[Page]:
-    """Render index.md: latest run, status counts, failed runs, hosts and links to the models."""
-    titles = {b.slug: site.title(b) for b in site.agg.benchmarks}
-    shipped = shipped_examples(site.agg.runs)
-    return [Page("index.md", "Home", site.render("home.md.j2", "index.md", agg=site.agg, titles=titles, shipped=shipped))]
+def ranking(slug: str, title: str, template: str, template_dir: Path | None = None) -> Callable[[Callable[..., dict]], Ranking]:
+    """Make a function of the site a ranking; it renders once it is listed (generator.pages.rankings.RANKINGS or an
+    entry point in the group ``benchsite.rankings``)."""
+    return lambda func: Ranking(slug, title, template, func, template_dir)
 
 
 def tabs(rows: list[Any], key: Callable[[Any], str] | None = None) -> list[tuple[str, list[Any]]]:
@@ -281,92 +286,14 @@ def tabs(rows: list[Any], key: Callable[[Any], str] | None = None) -> list[tuple
     return sorted(groups.items())
 
 
-@page_kind("performance")
-def performance_page(site: SiteContext) -> list[Page]:
-    """Render performance.md: training and inference tables of every model, one content tab per accelerator and precision."""
-    benches = site.agg.benchmarks
-    titles = {b.slug: site.title(b) for b in benches}
-    context = {
-        "titles": titles,
-        "convergence": tabs([(b, row) for b in benches for row in b.convergence]),
-        "throughput": tabs([(b, row) for b in benches for row in (b.throughput or b.convergence_throughput)]),
-        "inference": tabs([(b, table) for b in benches for table in b.inference]),
-    }
-    return [Page("performance.md", "Performance", site.render("performance.md.j2", "performance.md", **context))]
-
-
-def precisions_measured(bench: BenchmarkAggregate) -> dict[str, list[str]]:
-    """The precisions a model's successful runs contain, per kind of run ('training', 'inference')."""
-    found: dict[str, set[str]] = {}
-    for row in [*bench.convergence, *bench.throughput]:
-        found.setdefault("training", set()).add(row.setup.precision)
-    for table in bench.inference:
-        found.setdefault("inference", set()).add(table.setup.precision)
-    return {kind: sorted(names) for kind, names in found.items()}
-
-
-@page_kind("models")
-def model_pages(site: SiteContext) -> list[Page]:
-    """Render models/<benchmark>.md for every benchmark."""
-    pages = []
-    for bench in site.agg.benchmarks:
-        path, title = f"models/{bench.slug}.md", site.title(bench)
-        spec = suite_benchmark(bench)
-        context = {
-            "bench": bench,
-            "spec": spec,
-            "title": title,
-            "charts": site.charts[bench.slug],
-            "features": feature_support(bench.runs, [*spec.precisions, *(spec.inference_precisions or [])] if spec else []),
-            "precisions": precisions_measured(bench),
-            "training_tabs": tabs(bench.throughput or bench.convergence_throughput, key=lambda row: group_label(row.setup.comparable)),
-        }
-        pages.append(Page(path, safe_title(title), site.render("model.md.j2", path, **context)))
-    return pages
-
-
-@page_kind("data")
-def data_page(site: SiteContext) -> list[Page]:
-    """Render data.md: every result file, the skipped ones and the JSON Schema."""
-    problems = [Problem(relative_to_results(p.path, site.results_roots), p.field, p.message) for p in site.problems]
-    context = {"agg": site.agg, "problems": problems, "limit": DATA_PAGE_ROWS, "months": months(site.agg.runs)}
-    context["download_name"] = download_name
-    return [Page("data.md", "Data", site.render("data.md.j2", "data.md", **context))]
-
-
-def render_pages(
-    agg: Aggregate,
-    charts: dict[str, dict[str, Chart]],
-    links: dict[str, str],
-    problems: list[Problem],
-    settings: Settings | None = None,
-    history: Any = None,
-    data_root: str = "data/",
-    bytecode_dir: Path | None = None,
-    results_roots: list[Path] | None = None,
-    cache_file: Path | None = None,
-) -> list[Page]:
-    """Render the pages of every registered page kind; paths on pages are relative to ``results_roots``.
-
-    ``cache_file`` keeps the Markdown of the pages that key what they show (history pages) between builds."""
-    settings = settings or load_settings()
-    env = environment(links, settings, data_root, bytecode_dir)
-    kept = PageCache(cache_file) if cache_file else None
-    site = SiteContext(env, agg, charts, problems, settings, build_time(), history, results_roots or [], kept, links, data_root)
-    pages = [page for kind in PAGE_KINDS.values() for page in kind(site)]
-    if kept:
-        kept.save()
-    return pages + folder_indexes(pages)
-
-
 class PageCache:
     """Rendered Markdown of pages by a key of everything they show, kept between builds under the build folder:
-    a new run re-renders the history pages of its own series, not the hundreds of others."""
+    a new run re-renders the history pages of its own series, not the hundreds of others.
 
-    def __init__(self, path: Path) -> None:
-        from generator.build import _code_digest
+    ``code`` identifies the code that renders them (generator.build's digest of the generator and templates)."""
 
-        self.path, self.code = path, _code_digest()
+    def __init__(self, path: Path, code: str) -> None:
+        self.path, self.code = path, code
         self.fresh: dict[str, list[str]] = {}
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
@@ -390,60 +317,3 @@ class PageCache:
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(self.fresh), encoding="utf-8")
             tmp.replace(self.path)
-
-
-def _folder_title(folder: str) -> str:
-    return folder.replace("-", " ").capitalize()
-
-
-def large_folders(pages: list[Page]) -> set[str]:
-    """Folders with more than NAV_FOLDER_MAX pages: the nav lists their index page instead of every page."""
-    counts: dict[str, int] = {}
-    for page in pages:
-        folder = page.path.rpartition("/")[0]
-        counts[folder] = counts.get(folder, 0) + (page.path != f"{folder}/index.md")
-    return {folder for folder, n in counts.items() if folder and n > NAV_FOLDER_MAX}
-
-
-def folder_indexes(pages: list[Page]) -> list[Page]:
-    """An index page for each large folder, linking to every page in it by title."""
-    indexes = []
-    for folder in sorted(large_folders(pages)):
-        mine = sorted((p for p in pages if p.path.rpartition("/")[0] == folder), key=lambda p: p.title)
-        rows = "\n".join(f'<li><a href="{escape(p.path.rpartition("/")[2][:-3])}.html">{escape(p.title)}</a></li>' for p in mine)
-        text = f"# {_folder_title(folder)}\n\n<p>{len(mine)} pages.</p>\n\n<ul>\n{rows}\n</ul>\n"
-        indexes.append(Page(f"{folder}/index.md", _folder_title(folder), text))
-    return indexes
-
-
-def nav(pages: list[Page]) -> list[dict[str, Any]]:
-    """Return the mkdocs nav: top-level pages in order, with the pages of each folder grouped under its name.
-
-    A folder with more than NAV_FOLDER_MAX pages is one entry, its index page, so that no page carries
-    hundreds of links in its navigation (mkdocs renders the whole nav into every page).
-    """
-    entries: list[dict[str, Any]] = []
-    sections: dict[str, list[dict[str, str]]] = {}
-    large = large_folders(pages)
-    for page in pages:
-        folder, _, _ = page.path.rpartition("/")
-        if folder in large:
-            if folder not in sections:
-                sections[folder] = []
-                entries.append({_folder_title(folder): f"{folder}/index.md"})
-            continue
-        if not folder:
-            entries.append({page.title: page.path})
-        elif folder not in sections:
-            sections[folder] = [{page.title: page.path}]
-            entries.append({folder.replace("-", " ").capitalize(): sections[folder]})
-        else:
-            sections[folder].append({page.title: page.path})
-    return entries
-
-
-# Page kinds defined in their own modules register themselves on import, after the ones above.
-from generator import leaderboard, rankings  # noqa: E402, F401
-
-# isort: split
-from generator import history_pages  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""History and Regressions pages: one page per benchmark x configuration, a page and an Atom feed of regressions."""
+"""History pages: one page per benchmark x configuration, a chart and a bounded table per metric."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import functools
 import hashlib
 
 from generator.charts import Chart
-from generator.history import FEED_PATH, REGRESSIONS_SHOWN, History, HistoryPage
-from generator.pages import Page, SiteContext, page_kind, safe_title
+from generator.history import History, HistoryPage
+from generator.pages.base import Page, SiteContext, page_kind, safe_title
 
 
-def _history(site: SiteContext) -> History:
+def history_of(site: SiteContext) -> History:
+    """The history the build computed, else an empty one."""
     return site.history if site.history is not None else History([])
 
 
@@ -19,7 +20,7 @@ def history_pages(site: SiteContext) -> list[Page]:
     """Render history/<benchmark>-<configuration>.md: a chart and a bounded table per metric."""
     pages = []
     charts = site.charts.get("history/", {})
-    for page in _history(site).pages:
+    for page in history_of(site).pages:
         title = f"{site.title(page.bench)} · {page.config}"
         context = {"page": page, "title": title, "charts": charts, "settings": site.settings.history}
         text = functools.partial(site.render, "history.md.j2", page.path, **context)
@@ -44,18 +45,3 @@ def _page_inputs(site: SiteContext, page: HistoryPage, title: str, charts: dict[
         runs.append((series.key, series.config, metric, mine, drawn))
     where = (site.data_root, [str(root) for root in site.results_roots])
     return (page.path, page.bench.name, page.config, title, repr(site.settings), where, runs)
-
-
-@page_kind("regressions")
-def regressions_page(site: SiteContext) -> list[Page]:
-    """Render regressions.md: every detected regression, newest first, with the run before and after."""
-    found = _history(site)
-    context = {
-        "history": found,
-        "regressions": found.regressions[:REGRESSIONS_SHOWN],
-        "total": len(found.regressions),
-        "settings": site.settings.history,
-        "feed": FEED_PATH,
-        "titles": {b.slug: site.title(b) for b in site.agg.benchmarks},
-    }
-    return [Page("regressions.md", "Regressions", site.render("regressions.md.j2", "regressions.md", **context))]

@@ -1,0 +1,27 @@
+"""The home page: latest run, status counts, failed runs, hosts and links to the models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator.pages.base import Page, SiteContext, page_kind
+from generator.results import LoadedResult
+
+SHIPPED_RESULTS = Path(__file__).resolve().parents[2] / "results"  # the example runs committed with benchsite
+
+
+def shipped_examples(runs: list[LoadedResult]) -> int:
+    """How many of ``runs`` are the examples in benchsite's own results/ folder."""
+    folders: dict[Path, bool] = {}  # a result file is never a link (see results.unsafe_entry_problem): resolve its folder once
+    for r in runs:
+        if r.path.parent not in folders:
+            folders[r.path.parent] = r.path.parent.resolve().is_relative_to(SHIPPED_RESULTS)
+    return sum(1 for r in runs if folders[r.path.parent])
+
+
+@page_kind("home")
+def home_page(site: SiteContext) -> list[Page]:
+    """Render index.md: latest run, status counts, failed runs, hosts and links to the models."""
+    titles = {b.slug: site.title(b) for b in site.agg.benchmarks}
+    shipped = shipped_examples(site.agg.runs)
+    return [Page("index.md", "Home", site.render("home.md.j2", "index.md", agg=site.agg, titles=titles, shipped=shipped))]
