@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+import os
+import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
+
+import pytest
+import yaml
+from conftest import DATA, benchsite
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "tensorflow", "timm", "keras", "mkdocs", "altair")
@@ -21,10 +29,137 @@ def test_schema_module_imports_nothing_heavy():
 
 
 def test_generator_and_cli_never_import_a_framework():
-    loaded = loaded_after("import generator.cli, generator.build, generator.aggregate, generator.pages, generator.charts")
+    loaded = loaded_after("import generator.cli, generator.build, generator.aggregate, generator.pages.site, generator.charts")
     assert not loaded & {"torch", "tensorflow", "timm", "keras"}
 
 
 def test_runners_never_import_the_generator():
     offenders = [p for p in (ROOT / "runners").rglob("*.py") if "generator" in p.read_text().replace("torch.Generator", "")]
     assert not [p for p in offenders if "import generator" in p.read_text() or "from generator" in p.read_text()]
+
+
+# --- Pages and rankings: one module + one entry-point line each; an import graph without cycles -------------------------
+
+PLUGINS = ROOT / "tests" / "data" / "plugins"
+
+
+def build_with(plugins: list[str], results: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
+    """Run the real `benchsite build` with the extension folders of tests/data/plugins/ on its PYTHONPATH."""
+    path = [str(PLUGINS / name) for name in plugins] + [str(ROOT), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
+    args = benchsite("build", "--results", str(results), "--site-dir", str(tmp / "site"), "--build-dir", str(tmp / "build"))
+    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp, timeout=600)
+
+
+def test_a_page_kind_and_a_ranking_of_another_package_are_one_module_and_one_entry_point_line_each(tmp_path: Path):
+    from generator.pages.rankings import RANKINGS
+    from generator.pages.site import PAGE_KINDS
+    from runners.schema import iter_result_files, read_result
+
+    proc = build_with(["toy_page", "toy_ranking"], DATA / "ranked", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert len(PAGE_KINDS) == 8 and len(RANKINGS) == 4  # the built-in ones, in the order below
+    nav = yaml.safe_load((tmp_path / "build" / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
+    assert [next(iter(entry)) for entry in nav] == [
+        "Home",
+        "Performance",
+        "Models",
+        "Data",
+        "Leaderboard",
+        "Rankings",
+        "Regressions",
+        "Hosts",
+    ]
+    rankings = next(entry["Rankings"] for entry in nav if "Rankings" in entry)
+    assert [next(iter(r.values())) for r in rankings] == [
+        "rankings/time-to-quality.md",
+        "rankings/inference.md",
+        "rankings/valid-flops.md",
+        "rankings/devices.md",
+        "rankings/result-files.md",
+    ]
+    assert rankings[-1] == {"Toy: result files per model": "rankings/result-files.md"}
+
+    runs = [read_result(p) for p in iter_result_files(DATA / "ranked")]
+    per_model = Counter(r.run.benchmark for r in runs)
+    ranked = (tmp_path / "site" / "rankings" / "result-files.html").read_text(encoding="utf-8")
+    shown = [int(n) for n in re.findall(r'<td class="toy-model">[^<]+</td><td data-sort="(\d+)">', ranked)]
+    assert shown == sorted(per_model.values(), reverse=True) and len(shown) == len(per_model)
+    assert 'href="result-files.html"' in (tmp_path / "site" / "rankings" / "devices.html").read_text(encoding="utf-8")
+
+    hosts = (tmp_path / "site" / "hosts.html").read_text(encoding="utf-8")
+    per_host = Counter(r.environment.host.hostname for r in runs)
+    assert re.findall(r'<li class="toy-host">([^<]+)</li>', hosts) == [f"{h}: {n} run(s)" for h, n in sorted(per_host.items())]
+    assert 'href="hosts.html"' in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")  # in every page's nav
+
+
+def test_an_extension_that_does_not_load_is_named_in_one_line(monkeypatch):
+    from generator.errors import BuildError
+    from generator.pages.site import page_kinds
+
+    monkeypatch.syspath_prepend(str(PLUGINS / "broken"))
+    with pytest.raises(BuildError, match=r"^entry point benchsite.pages: broken = no_such_module:page: ModuleNotFoundError: "):
+        page_kinds()
+
+
+def import_graph(*packages: str) -> dict[str, set[str]]:
+    """Every module of the packages -> the modules of the packages it imports, read from the source with ast.
+
+    Imports at module level, inside functions and under TYPE_CHECKING all count; ``from a.b import c`` counts as
+    importing the module a.b.c where there is one, else a.b. That importing a.b.c first runs a/__init__.py is not
+    counted (a package whose __init__ imports its own modules is not a cycle)."""
+    files = {p: p.relative_to(ROOT).with_suffix("").parts for top in packages for p in (ROOT / top).rglob("*.py")}
+    modules = {p: ".".join(parts[:-1] if parts[-1] == "__init__" else parts) for p, parts in files.items()}
+    known = set(modules.values())
+    graph: dict[str, set[str]] = {}
+    for path, name in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        imported: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], *([base] if base else [])])
+                imported |= {f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names}
+        graph[name] = (imported & known) - {name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of a graph: its strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = [stack.pop()]
+            while component[-1] != node:
+                component.append(stack.pop())
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_import_graph_of_the_generator_and_the_runners_has_no_cycle():
+    graph = import_graph("generator", "runners")
+    assert {"generator.pages.site", "generator.pages.base", "generator.build", "runners.worker"} <= graph.keys()
+    assert "generator.pages.base" in graph["generator.pages.home"]  # the graph sees the imports it checks
+    assert "generator.pages.site" in graph["generator.build"]  # including those inside functions
+    assert cycles(graph) == []
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]  # and a cycle would be found
