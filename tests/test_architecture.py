@@ -93,13 +93,25 @@ def test_a_page_kind_and_a_ranking_of_another_package_are_one_module_and_one_ent
     assert 'href="hosts.html"' in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")  # in every page's nav
 
 
-def test_an_extension_that_does_not_load_is_named_in_one_line(monkeypatch):
+def test_an_extension_that_does_not_load_or_takes_a_built_in_name_is_named_in_one_line(monkeypatch):
     from generator.errors import BuildError
     from generator.pages.site import page_kinds
 
-    monkeypatch.syspath_prepend(str(PLUGINS / "broken"))
-    with pytest.raises(BuildError, match=r"^entry point benchsite.pages: broken = no_such_module:page: ModuleNotFoundError: "):
+    with monkeypatch.context() as patch:
+        patch.syspath_prepend(str(PLUGINS / "broken"))
+        with pytest.raises(BuildError, match=r"^entry point benchsite.pages: broken = no_such_module:page: ModuleNotFoundError: "):
+            page_kinds()
+    monkeypatch.syspath_prepend(str(PLUGINS / "clash"))
+    with pytest.raises(BuildError, match=r"^entry point benchsite.pages: the name 'home' is taken$"):
         page_kinds()
+
+
+def test_installing_an_extension_changes_the_code_every_build_cache_is_keyed_by(monkeypatch):
+    from generator.build import _code_digest
+
+    before = _code_digest()
+    monkeypatch.syspath_prepend(str(PLUGINS / "toy_page"))
+    assert _code_digest() != before  # so a build after installing it renders its pages, not "nothing changed"
 
 
 def import_graph(*packages: str) -> dict[str, set[str]]:
