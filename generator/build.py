@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 # imported only when something changed, so that a rebuild with nothing to do stays quick.
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES_DIR = ROOT / "site_templates"  # generator.pages.base.TEMPLATES_DIR
+TEMPLATES_DIR = ROOT / "site_templates"  # generator.pages.templates.TEMPLATES_DIR
 BASE_CONFIG = ROOT / "mkdocs.yml"
 COPIES = "results"  # the copies of the result files, under the site's data/ folder
 ASSETS_DIR = TEMPLATES_DIR / "assets"  # copied into the site as assets/ (tablesort, benchsite.js, benchsite.css)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from generator.build import default_work_dir, generate, log, mkdocs_env
 from generator.errors import BenchsiteError
-from generator.pages.base import TEMPLATES_DIR
+from generator.pages.templates import TEMPLATES_DIR
 
 POLL_S = 1.0
 STOP_GRACE_S = 10.0

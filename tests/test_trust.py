@@ -21,7 +21,8 @@ from generator.derived import Summary
 from generator.formats import MISSING, duration, exact_seconds, latency_marks, scaling, summary_marks
 from generator.history import configuration
 from generator.leaderboard import leaderboards
-from generator.pages.base import environment, relative_to_results
+from generator.pages.data import relative_to_results
+from generator.pages.templates import environment
 from generator.rankings.devices import device_rankings
 from generator.rankings.inference import inference_rankings
 from generator.rankings.time_to_quality import training_rankings

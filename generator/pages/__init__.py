@@ -1,1 +1,1 @@
-"""Page kinds, one module each; generator.pages.site lists them in nav order and renders them (base: what they share)."""
+"""Page kinds, one module each; site lists them in nav order and renders them; base is what they share, templates the Jinja environment."""

@@ -1,11 +1,10 @@
-"""The base of every page kind: Page, SiteContext, the page-kind and ranking decorators, the strict template environment."""
+"""The base of every page kind and ranking: Page, SiteContext, the page_kind and ranking decorators, the suites they describe."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,21 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from markupsafe import Markup, escape
 
-from generator.aggregate import Aggregate, BenchmarkAggregate, LatencyRow, ThroughputRow, accelerator_name, setup_of
-from generator.charts import Chart, group_label
-from generator.errors import BuildError
-from generator.formats import MISSING, duration, exact_seconds, latency_marks, num, pct, si, summary_marks
-from generator.formats import scaling as scaling_text
-from generator.results import LoadedResult
+from generator.aggregate import Aggregate, BenchmarkAggregate
+from generator.charts import Chart
+from generator.pages import templates
 from generator.settings import Settings, load_settings
-from runners.schema import Problem, Result
+from runners.schema import Problem
 from runners.suites import Benchmark, find_named_suite
-
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "site_templates"
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>])")  # python-markdown's ESCAPED_CHARS
-_UNSAFE_IN_TITLE = re.compile(r"[<>&\"'`]")
 
 
 @dataclass(frozen=True)
@@ -40,147 +31,10 @@ class Page:
     markdown: str
 
 
-# --- filters -------------------------------------------------------------------
-
-
-def utc(value: datetime | None) -> str:
-    """Format a timestamp as 'YYYY-MM-DD HH:MM UTC'."""
-    return MISSING if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def safe_title(text: str) -> str:
-    """Drop characters that could turn a title into markup (nav, <title>, table of contents)."""
-    return _UNSAFE_IN_TITLE.sub("", text).strip() or "untitled"
-
-
-def heading(text: str) -> Markup:
-    """Make text safe for a Markdown heading: no markup characters, Markdown syntax escaped."""
-    return Markup(_MARKDOWN_SPECIAL.sub(r"\\\1", safe_title(text)))  # noqa: S704 - markup characters removed
-
-
-def mdtext(text: str) -> Markup:
-    """HTML-escape text and backslash-escape Markdown syntax, for text outside HTML blocks."""
-    return Markup(_MARKDOWN_SPECIAL.sub(r"\\\1", str(escape(text))))  # noqa: S704 - HTML-escaped first
-
-
-def first_line(text: str | None, limit: int = 200) -> str:
-    """Return the first non-empty line of a text, shortened to ``limit`` characters."""
-    line = next((ln.strip() for ln in (text or "").splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
 def build_time() -> datetime:
     """Return when this build ran: SOURCE_DATE_EPOCH if set (reproducible builds), else now, in UTC."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
     return datetime.fromtimestamp(int(epoch), UTC) if epoch.isdigit() else datetime.now(UTC)
-
-
-def cell(value: Any) -> Markup:
-    """Make any value safe inside a Markdown pipe-table cell: HTML-escaped, Markdown syntax (and pipes) escaped."""
-    return mdtext(str(value))
-
-
-def accelerator_label(result: Result) -> str:
-    """Name a run's accelerators with their count, e.g. '8x NVIDIA A100-SXM4-80GB'."""
-    return f"{result.environment.launch.world_size}x {accelerator_name(result)}"
-
-
-def relative_to_results(path: str | os.PathLike[str], roots: list[Path]) -> str:
-    """Show a file's path relative to the results folder it was found in; never an absolute local path."""
-    path = Path(os.path.abspath(path))
-    for root in roots:
-        root = Path(os.path.abspath(root))
-        if path == root:
-            return path.name
-        if path.is_relative_to(root):
-            return path.relative_to(root).as_posix()
-    return path.name
-
-
-def source_label(loaded: LoadedResult) -> str:
-    """A short label for a result file link: its run's mode and the random suffix of its id."""
-    return f"{loaded.result.run.mode.value} {loaded.result.run.id.rsplit('-', 1)[-1]}"
-
-
-# --- environment ---------------------------------------------------------------
-
-
-MARK_TITLES = {
-    "1 run": "from a single run: its spread over repeats is unknown",
-    "noisy": "the spread is above the site's threshold (trust in generator/site_settings.yaml)",
-    "few samples": "a percentile with fewer than 5 samples beyond it",
-}
-
-
-def environment(
-    links: dict[str, str], settings: Settings | None = None, data_root: str = "data/", bytecode_dir: Path | None = None
-) -> jinja2.Environment:
-    """Return the strict, autoescaping template environment.
-
-    ``links`` maps result paths to their source links: a full URL, or a path relative to the site's root;
-    ``data_root`` is where the downloads are, relative to the site's root (``../data/`` beside mike's versions);
-    ``bytecode_dir`` keeps the compiled templates between builds (compiling them is seconds of every rebuild).
-    """
-    trust = (settings or load_settings()).trust
-    if bytecode_dir:
-        bytecode_dir.mkdir(parents=True, exist_ok=True)
-    env = jinja2.Environment(
-        bytecode_cache=jinja2.FileSystemBytecodeCache(str(bytecode_dir)) if bytecode_dir else None,
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        undefined=jinja2.StrictUndefined,
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(
-        num=num,
-        si=si,
-        pct=pct,
-        utc=utc,
-        heading=heading,
-        mdtext=mdtext,
-        cell=cell,
-        duration=duration,
-        exact_seconds=exact_seconds,
-        first_line=first_line,
-        source_label=source_label,
-        safe_title=safe_title,
-        accelerator_label=accelerator_label,
-    )
-
-    @jinja2.pass_context
-    def source_href(context: Any, loaded: LoadedResult) -> str:
-        href = links[str(loaded.path)]
-        return href if "://" in href else context["root"] + href
-
-    @jinja2.pass_context
-    def data_href(context: Any, name: str) -> str:
-        return context["root"] + data_root + name
-
-    def runs_marks(summary: Any) -> list[str]:
-        return summary_marks(summary, trust.max_cv)
-
-    def point_marks(row: LatencyRow, runs: int) -> list[str]:
-        return latency_marks(runs, row.point.latency_ms, row.point.low_sample_percentiles, trust.max_latency_cv)
-
-    def scaling_of(row: ThroughputRow) -> str:
-        return scaling_text(row.scaling, row.scaling_kind, row.setup.devices, row.setup.unit)
-
-    env.globals["source_href"] = source_href
-    env.globals["data_href"] = data_href
-    env.globals.update(runs_marks=runs_marks, point_marks=point_marks, scaling_of=scaling_of, mark_titles=MARK_TITLES, setup_of=setup_of)
-    env.globals["group_label"] = group_label
-    return env
-
-
-def _render(env: jinja2.Environment, template: str, path: str, **context: Any) -> str:
-    root = "../" * path.count("/")
-    try:
-        return env.get_template(template).render(root=root, **context)
-    except jinja2.TemplateError as exc:
-        where = f"{exc.filename}:{exc.lineno}" if isinstance(exc, jinja2.TemplateSyntaxError) else template
-        raise BuildError(f"template {where}: {exc.message}") from None
 
 
 # --- suites --------------------------------------------------------------------
@@ -240,7 +94,7 @@ class SiteContext:
                 loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(template_dir), self.env.loader])
                 self.overlays[template_dir] = self.env.overlay(loader=loader)
             env = self.overlays[template_dir]
-        return _render(env, template, path, **context)
+        return templates.render(env, template, path, **context)
 
 
 @dataclass(frozen=True)

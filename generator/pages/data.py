@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from generator.export import download_name, months
-from generator.pages.base import Page, SiteContext, page_kind, relative_to_results
+from generator.pages.base import Page, SiteContext, page_kind
 from runners.schema import Problem
 
 DATA_PAGE_ROWS = 100  # newest runs listed on the data page; every run is in the downloads
+
+
+def relative_to_results(path: str | os.PathLike[str], roots: list[Path]) -> str:
+    """Show a file's path relative to the results folder it was found in; never an absolute local path."""
+    path = Path(os.path.abspath(path))
+    for root in roots:
+        root = Path(os.path.abspath(root))
+        if path == root:
+            return path.name
+        if path.is_relative_to(root):
+            return path.relative_to(root).as_posix()
+    return path.name
 
 
 @page_kind("data")

@@ -7,7 +7,8 @@ import hashlib
 
 from generator.charts import Chart
 from generator.history import History, HistoryPage
-from generator.pages.base import Page, SiteContext, page_kind, safe_title
+from generator.pages.base import Page, SiteContext, page_kind
+from generator.pages.templates import safe_title
 
 
 def history_of(site: SiteContext) -> History:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from generator.aggregate import BenchmarkAggregate
 from generator.charts import group_label
 from generator.features import feature_support
-from generator.pages.base import Page, SiteContext, page_kind, safe_title, suite_benchmark, tabs
+from generator.pages.base import Page, SiteContext, page_kind, suite_benchmark, tabs
+from generator.pages.templates import safe_title
 
 
 def precisions_measured(bench: BenchmarkAggregate) -> dict[str, list[str]]:

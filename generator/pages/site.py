@@ -9,7 +9,7 @@ from markupsafe import escape
 
 from generator.aggregate import Aggregate
 from generator.charts import Chart
-from generator.pages.base import Page, PageCache, PageKind, SiteContext, build_time, environment
+from generator.pages.base import Page, PageCache, PageKind, SiteContext, build_time
 from generator.pages.data import data_page
 from generator.pages.history import history_pages
 from generator.pages.home import home_page
@@ -18,6 +18,7 @@ from generator.pages.models import model_pages
 from generator.pages.performance import performance_page
 from generator.pages.rankings import ranking_pages
 from generator.pages.regressions import regressions_page
+from generator.pages.templates import environment
 from generator.plugins import with_extensions
 from generator.settings import Settings, load_settings
 from runners.schema import Problem
