@@ -175,3 +175,15 @@ def test_the_import_graph_of_the_generator_and_the_runners_has_no_cycle():
     assert "generator.pages.site" in graph["generator.build"]  # including those inside functions
     assert cycles(graph) == []
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]  # and a cycle would be found
+
+
+def test_every_benchmark_chart_is_built_by_one_definition():
+    tree = ast.parse((ROOT / "generator" / "charts.py").read_text(encoding="utf-8"))
+    builders = {
+        func.name
+        for func in ast.walk(tree)
+        if isinstance(func, ast.FunctionDef)
+        for call in ast.walk(func)
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "ChartSpec"
+    }
+    assert builders == {"line_figure", "history_spec"}  # accuracy, loss, latency, throughput-batch, scaling: line_figure
