@@ -19,9 +19,9 @@ from generator.build import build
 from generator.cache import load_results_cached
 from generator.charts import to_svg
 from generator.errors import InvalidResults
+from generator.ops.publish import mike_env
+from generator.ops.serve import snapshot
 from generator.pages import MISSING
-from generator.publish import mike_env
-from generator.serve import snapshot
 from runners.schema import json_schema
 
 DATA = Path(__file__).parent / "data"

@@ -113,14 +113,14 @@ def _check_writable(folder: Path, option: str) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from generator.serve import serve
+    from generator.ops.serve import serve
 
     serve(results=args.results, dev_addr=args.dev_addr)
     return 0
 
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
-    from generator.nightly import NightlyRequest, nightly
+    from generator.ops.nightly import NightlyRequest, nightly
 
     if args.publish and not args.version:
         raise BenchsiteError("--publish needs --version")
@@ -141,8 +141,8 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from generator.gitops import repo_root
-    from generator.publish import publish
+    from generator.ops.gitops import repo_root
+    from generator.ops.publish import publish
 
     print(
         publish(

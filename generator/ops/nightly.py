@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.errors import BenchsiteError, InvalidResults
-from generator.gitops import commit_paths, push_with_rebase, repo_root
+from generator.ops.gitops import commit_paths, push_with_rebase, repo_root
 from generator.results import load_results
 from runners.launch import RunRequest, SuiteOutcome, run_suite
 
@@ -69,7 +69,7 @@ def nightly(request: NightlyRequest, log: Callable[[str], None] = _log) -> str:
     if request.push:
         push_with_rebase(repo, request.remote, log=log)
     if request.publish_version:
-        from generator.publish import publish
+        from generator.ops.publish import publish
 
         log(publish([results_dir], request.publish_version, request.aliases, repo, push=request.push, remote=request.remote))
     if outcome.stopped:
