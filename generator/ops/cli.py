@@ -154,6 +154,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
         device=args.device,
         synthetic=args.synthetic,
         command=["benchsite", *sys.argv[1:]],
+        fail_on_regression=args.fail_on_regression,
     )
     print(nightly(request))
     return 0
@@ -271,6 +272,15 @@ def build_parser() -> argparse.ArgumentParser:
     nightly.add_argument("--data", type=Path, help="ImageNet-style image folder for suites that need one")
     nightly.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     nightly.add_argument("--synthetic", action="store_true", help="time on-device random tensors (throughput/inference only)")
+    nightly.add_argument(
+        "--fail-on-regression",
+        nargs="?",
+        const=0.05,
+        type=_percentage,
+        metavar="THRESHOLD",
+        help="compare this run with the results before it (as benchsite compare) and exit 1 on a significant regression "
+        "beyond THRESHOLD (default 5%%); the results are committed and published first",
+    )
     nightly.set_defaults(func=_cmd_nightly)
 
     publish = sub.add_parser("publish", help="build the site and deploy it as a version to gh-pages with mike")
