@@ -128,3 +128,10 @@ def test_a_side_that_selects_nothing_is_one_clear_line(compare, a: str, message:
     proc = compare(a, "2026-11-25", "--results", str(FIXTURES))
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and message in proc.stderr
+
+
+def test_the_readme_shows_what_compare_prints(compare):
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("$ benchsite compare 2026-11-24 2026-11-25 --results tests/data/compare\n", 1)[1].split("\n$ echo $?", 1)[0]
+    proc = compare("2026-11-24", "2026-11-25", "--results", str(FIXTURES))
+    assert proc.stdout.rstrip("\n") == shown
