@@ -79,8 +79,8 @@ print(json.dumps(facts))
 # What the check runs (the CLI's run and validate, the launcher, the schema) must not need the site's stack.
 IMPORT_CHECK = """
 import json, sys
-import generator.cli, generator.results, runners.launch, runners.schema, runners.suites
-generator.cli.build_parser()
+import generator.ops.cli, generator.results, runners.launch, runners.schema, runners.suites
+generator.ops.cli.build_parser()
 print(json.dumps(sorted(m for m in sys.argv[1:] if m in sys.modules)))
 """
 
@@ -306,7 +306,7 @@ def benchsite_run(check: Check, name: str, results: str, benchmark: str, scale: 
     """One `benchsite run` of one benchmark's synthetic throughput and inference modes, into work/``results``."""
     plan = check.plan
     timeout = min(plan.per_run_timeout_s, max(check.remaining_s(), 30))
-    cmd = [check.python, "-m", "generator.cli", "run", "--suite", plan.suite, "--benchmark", benchmark, "--synthetic"]
+    cmd = [check.python, "-m", "generator.ops.cli", "run", "--suite", plan.suite, "--benchmark", benchmark, "--synthetic"]
     cmd += ["--mode", "throughput", "--mode", "inference", "--device", plan.device, "--window-scale", f"{scale:g}"]
     cmd += [arg for p in precisions for arg in ("--precision", p)]
     cmd += ["--results", results, "--timeout", f"{timeout:.0f}"]
@@ -358,7 +358,7 @@ def step_validate(check: Check) -> str:
     folders = sorted(str(p.relative_to(check.work)) for p in check.work.glob("**/results") if p.is_dir())
     if not folders:
         raise CheckError("no results folder to validate")
-    code, output = run_logged(check, "validate", [check.python, "-m", "generator.cli", "validate", *folders], 300, cwd=check.work)
+    code, output = run_logged(check, "validate", [check.python, "-m", "generator.ops.cli", "validate", *folders], 300, cwd=check.work)
     check.validate = output.strip().splitlines()[-1] if output.strip() else ""
     if code != 0:
         raise CheckError(output.strip()[-500:])

@@ -108,3 +108,27 @@ def valid_images_per_s(terms: Sequence[tuple[float, float]]) -> float:
 def valid_flops_per_s(terms: Sequence[tuple[float, float, float]]) -> float:
     """Return AIoTBench's VOPS: the sum over models of accuracy x images per second x FLOPs per image."""
     return math.fsum(accuracy * rate * flops for accuracy, rate, flops in terms)
+
+
+# --- energy (GPU board power from NVML; host power is not measured) ------------------
+
+
+def board_power_w(power_means_w: Sequence[float | None]) -> float | None:
+    """Return the summed mean board power of a run's GPUs, or None if there are none or any GPU lacks a reading."""
+    if not power_means_w or any(w is None for w in power_means_w):
+        return None
+    return math.fsum(w for w in power_means_w if w is not None)
+
+
+def energy_per_sample_j(power_w: float, samples_per_s: float) -> float:
+    """Return joules per sample: mean power over samples per second (W / (samples/s) = J/sample)."""
+    if power_w < 0 or samples_per_s <= 0:
+        raise ValueError(f"power must be >= 0 and throughput > 0, got {power_w} W and {samples_per_s} samples/s")
+    return power_w / samples_per_s
+
+
+def energy_kwh(power_w: float, seconds: float) -> float:
+    """Return the energy, in kWh, of drawing ``power_w`` for ``seconds`` (e.g. the time to train)."""
+    if power_w < 0 or seconds < 0:
+        raise ValueError(f"power and time must be >= 0, got {power_w} W and {seconds} s")
+    return power_w * seconds / 3.6e6

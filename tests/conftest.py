@@ -43,7 +43,7 @@ def dataset_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def benchsite(*args: str) -> list[str]:
     """The command line of the real CLI in this interpreter."""
-    return [sys.executable, "-m", "generator.cli", *args]
+    return [sys.executable, "-m", "generator.ops.cli", *args]
 
 
 def run_cli(args: list[str], cache: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from collections import Counter
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def test_schema_module_imports_nothing_heavy():
 
 
 def test_generator_and_cli_never_import_a_framework():
-    loaded = loaded_after("import generator.cli, generator.build, generator.aggregate, generator.pages.site, generator.charts")
+    loaded = loaded_after("import generator.ops.cli, generator.build, generator.aggregate, generator.pages.site, generator.charts")
     assert not loaded & {"torch", "tensorflow", "timm", "keras"}
 
 
@@ -187,3 +188,66 @@ def test_every_benchmark_chart_is_built_by_one_definition():
         if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "ChartSpec"
     }
     assert builders == {"line_figure", "history_spec"}  # accuracy, loss, latency, throughput-batch, scaling: line_figure
+
+
+# --- The CLI and operations apart from the site pipeline (issue 15, item 4) ---
+
+PIPELINE_MUST_NOT_IMPORT = ("runners.launch", "runners.frameworks", "runners.modes", "generator.ops")
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (function-local imports included), relative ones made absolute."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]) if node.level else ""
+            module = ".".join(filter(None, [base, node.module]))
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def pipeline_modules() -> list[Path]:
+    return [p for p in sorted((ROOT / "generator").rglob("*.py")) if "ops" not in p.relative_to(ROOT / "generator").parts]
+
+
+def test_imported_modules_sees_absolute_and_function_local_imports():
+    probe = ROOT / "generator" / "pages" / "site.py"
+    found = imported_modules(probe)
+    assert "runners.schema" in found or "runners.suites" in found  # the pipeline does read a shared contract
+    assert imported_modules(ROOT / "generator" / "ops" / "nightly.py") >= {"runners.launch", "generator.ops.gitops"}
+    assert "generator.ops.serve" in imported_modules(ROOT / "generator" / "ops" / "cli.py")  # imported inside a function
+
+
+def test_site_pipeline_imports_nothing_from_launching_or_operations():
+    modules = pipeline_modules()
+    assert {p.name for p in modules} >= {"build.py", "results.py", "aggregate.py", "charts.py", "site.py"}
+    offenders = {
+        f"{p.relative_to(ROOT)}: {name}"
+        for p in modules
+        for name in imported_modules(p)
+        if any(name == bad or name.startswith(bad + ".") for bad in PIPELINE_MUST_NOT_IMPORT)
+    }
+    assert not offenders, sorted(offenders)
+
+
+def test_operations_live_in_their_own_package_and_the_console_script_points_there():
+    assert not [name for name in ("cli", "nightly", "gitops", "publish", "serve") if (ROOT / "generator" / f"{name}.py").exists()]
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["benchsite"] == "generator.ops.cli:main"
+
+
+def test_site_pipeline_reaches_into_runners_only_through_the_two_shared_contracts():
+    shared = ("runners.schema", "runners.suites")
+    crossing = {
+        f"{p.relative_to(ROOT)}: {name}"
+        for p in pipeline_modules()
+        for name in imported_modules(p)
+        if name.startswith("runners")
+        and name not in ("runners", "runners.__version__")
+        and not any(name == ok or name.startswith(ok + ".") for ok in shared)
+    }
+    assert not crossing, sorted(crossing)

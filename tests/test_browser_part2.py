@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import BROWSER_MARKS, DATA, browser_page, build_site, serve
 
-from generator.publish import publish
+from generator.ops.publish import publish
 
 pytestmark = BROWSER_MARKS
 

@@ -20,8 +20,8 @@ from generator.cache import load_results_cached
 from generator.charts import to_svg
 from generator.errors import InvalidResults
 from generator.formats import MISSING
-from generator.publish import mike_env
-from generator.serve import snapshot
+from generator.ops.publish import mike_env
+from generator.ops.serve import snapshot
 from runners.schema import json_schema
 
 DATA = Path(__file__).parent / "data"

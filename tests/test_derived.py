@@ -118,3 +118,15 @@ def test_accuracy_mean_and_std_over_seeds_from_the_efficientnet_b0_seed():
     two = Summary.of([0.7760, 0.7759])
     assert two.mean == pytest.approx(0.77595) and two.stdev == pytest.approx(0.0001 / math.sqrt(2))
     assert two.olympic is None and two.headline == two.mean
+
+
+def test_energy_figures_equal_hand_computation():
+    from generator.derived import board_power_w, energy_kwh, energy_per_sample_j
+
+    power = board_power_w([352.5, 348.0, 351.0, 349.5, 350.0, 350.0, 347.0, 352.0])  # 8 A100s: 2800 W in all
+    assert power == pytest.approx(2800.0)
+    assert energy_per_sample_j(power, 22100.0) == pytest.approx(2800 / 22100)  # 0.1267 J per image
+    assert energy_kwh(power, 22500.0) == pytest.approx(17.5)  # 2800 W for 6.25 h
+    assert board_power_w([]) is None and board_power_w([300.0, None]) is None
+    with pytest.raises(ValueError):
+        energy_per_sample_j(300.0, 0.0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA, ROOT, build_site
 
-from generator.cli import build_parser
+from generator.ops.cli import build_parser
 from generator.pages.home import shipped_examples
 from generator.results import load_results
 from runners.schema import ResultFileError, iter_result_files, validate_data

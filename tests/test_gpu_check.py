@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from generator.cli import build_parser
+from generator.ops.cli import build_parser
 from runners.launch import RunRequest, plan_runs, run_suite
 from runners.launch.torchrun import TorchrunConfig
 from runners.record import provenance

@@ -95,3 +95,36 @@ def test_publish_deploys_a_version_and_its_alias_to_gh_pages(origin, tmp_path, d
     assert [(v["version"], v["aliases"]) for v in versions] == [("2026.11", ["latest"])]
     tree = git(origin, "ls-tree", "-r", "--name-only", "gh-pages").split()
     assert "2026.11/index.html" in tree and any(p.startswith("2026.11/models/") for p in tree)
+
+
+def test_fail_on_regression_compares_tonight_with_the_results_before_it(origin, tmp_path, data_dir, dataset_cache, tiny_run):
+    """A prior inference run 5x faster than tonight's, same machine and setup: the nightly commits, then exits 1."""
+    from datetime import timedelta
+
+    from runners.schema import Mode, Result
+    from runners.writing import write_result
+
+    machine = clone(origin, tmp_path / "gpu-d")
+    data = tiny_run.by_mode[Mode.inference].model_dump(mode="json")
+    run = data["run"]
+    run["id"] += "-prior"
+    run["repeat"]["group"] += "-prior"
+    for point in data["inference"]["results"]:
+        point["latency_ms"] = {k: v / 5 for k, v in point["latency_ms"].items()}
+        point["samples_per_s"] *= 5
+        point["duration_s"] /= 5
+    prior = Result.model_validate(data)
+    day = timedelta(days=1)
+    earlier = prior.run.model_copy(update={"started_utc": prior.run.started_utc - day, "finished_utc": prior.run.finished_utc - day})
+    prior = prior.model_copy(update={"run": earlier})
+    path = write_result(prior, machine / "results")
+    git(machine, "add", str(path))
+    git(machine, "commit", "--quiet", "-m", "last night")
+    proc = nightly(machine, dataset_cache, "--suite", str(data_dir / "suites" / "tiny.yaml"), "--commit", "--fail-on-regression")
+    out = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 1, out
+    assert "A = results before this run, B = this run:" in out
+    slower = [line for line in out.splitlines() if "latency_p50 (batch 1)" in line]
+    assert len(slower) == 1 and slower[0].startswith(("4.", "5.", "6.")) and "x slower" in slower[0]
+    assert "regression(s) beyond 5% against the results before this run" in out.strip().splitlines()[-1]
+    assert git(machine, "log", "-1", "--format=%s").startswith("nightly: tiny on ")  # committed all the same

@@ -16,9 +16,9 @@ import pytest
 
 from generator.build import build, generate
 from generator.export import INFERENCE_FIELDS, RUN_FIELDS, inference_records, run_record
+from generator.ops.publish import publish
 from generator.pages.base import Page
 from generator.pages.site import NAV_FOLDER_MAX, folder_indexes, nav
-from generator.publish import publish
 from generator.results import load_results
 from tests.conftest import benchsite
 

@@ -63,7 +63,9 @@ def test_json_schema_requires_schema_version_and_rejects_unknown_keys():
 def test_cli_schema_prints_the_json_schema():
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    proc = subprocess.run([sys.executable, "-m", "generator.cli", "schema"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "generator.ops.cli", "schema"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == json_schema()
 

@@ -223,13 +223,13 @@ def _benchsite() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("benchsite")
-    return [found] if found else [sys.executable, "-m", "generator.cli"]
+    return [found] if found else [sys.executable, "-m", "generator.ops.cli"]
 
 
 def test_cli_validate_prints_every_problem(mixed_folder: tuple[Path, dict[Path, Case]], tmp_path: Path):
     folder, bad = mixed_folder
     proc = subprocess.run(
-        [sys.executable, "-m", "generator.cli", "validate", str(folder)],
+        [sys.executable, "-m", "generator.ops.cli", "validate", str(folder)],
         cwd=tmp_path,
         env=_cli_env(),
         capture_output=True,

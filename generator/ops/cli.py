@@ -112,15 +112,34 @@ def _check_writable(folder: Path, option: str) -> None:
         raise BenchsiteError(f"{option} {folder} is not writable: {exc.strerror or exc}") from None
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from generator.ops.compare import run_compare
+
+    text, regressed = run_compare(args.a, args.b, args.results or [DEFAULT_RESULTS], args.metric or [], args.threshold, args.format)
+    print(text)
+    return 1 if regressed else 0
+
+
+def _percentage(text: str) -> float:
+    """'5%' or '0.05' as 0.05."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage such as 5%") from None
+    if not 0 <= value < 10:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range")
+    return value
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from generator.serve import serve
+    from generator.ops.serve import serve
 
     serve(results=args.results, dev_addr=args.dev_addr)
     return 0
 
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
-    from generator.nightly import NightlyRequest, nightly
+    from generator.ops.nightly import NightlyRequest, nightly
 
     if args.publish and not args.version:
         raise BenchsiteError("--publish needs --version")
@@ -135,14 +154,15 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
         device=args.device,
         synthetic=args.synthetic,
         command=["benchsite", *sys.argv[1:]],
+        fail_on_regression=args.fail_on_regression,
     )
     print(nightly(request))
     return 0
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from generator.gitops import repo_root
-    from generator.publish import publish
+    from generator.ops.gitops import repo_root
+    from generator.ops.publish import publish
 
     print(
         publish(
@@ -252,6 +272,15 @@ def build_parser() -> argparse.ArgumentParser:
     nightly.add_argument("--data", type=Path, help="ImageNet-style image folder for suites that need one")
     nightly.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     nightly.add_argument("--synthetic", action="store_true", help="time on-device random tensors (throughput/inference only)")
+    nightly.add_argument(
+        "--fail-on-regression",
+        nargs="?",
+        const=0.05,
+        type=_percentage,
+        metavar="THRESHOLD",
+        help="compare this run with the results before it (as benchsite compare) and exit 1 on a significant regression "
+        "beyond THRESHOLD (default 5%%); the results are committed and published first",
+    )
     nightly.set_defaults(func=_cmd_nightly)
 
     publish = sub.add_parser("publish", help="build the site and deploy it as a version to gh-pages with mike")
@@ -263,6 +292,25 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--strict", action="store_true", help="fail on any invalid result file")
     publish.add_argument("--source-url", metavar="TEMPLATE", help=SOURCE_URL_HELP)
     publish.set_defaults(func=_cmd_publish)
+
+    compare = sub.add_parser(
+        "compare",
+        help="compare two sets of results setup by setup; exit 1 when a change beyond --threshold is a significant regression",
+        description="A and B each select results: a run id, a repeat group, a night (2026-11-25), a git ref of the results "
+        "repository (HEAD~1), or filters such as accelerator=H100,precision=amp-fp16 or framework_version=2.14.1.",
+    )
+    compare.add_argument("a", metavar="A", help="the baseline")
+    compare.add_argument("b", metavar="B", help="what is compared with it")
+    compare.add_argument("--results", type=Path, action="append", help="results folder (repeatable; default: results)")
+    compare.add_argument(
+        "--metric",
+        action="append",
+        metavar="M",
+        help="throughput, time_to_target, latency_p50, latency_p99, inference_throughput (repeatable; default: all)",
+    )
+    compare.add_argument("--threshold", type=_percentage, default=0.05, help="smallest change that counts (default: 5%%)")
+    compare.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    compare.set_defaults(func=_cmd_compare)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of a result file")
     schema.set_defaults(func=_cmd_schema)

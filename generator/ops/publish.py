@@ -12,7 +12,7 @@ from pathlib import Path
 
 from generator.build import generate
 from generator.errors import BuildError
-from generator.gitops import git
+from generator.ops.gitops import git
 
 MKDOCS_ENV = {"NO_MKDOCS_2_WARNING": "1"}
 MIKE = [sys.executable, "-c", "import sys; from mike.driver import main; sys.exit(main())"]  # mike has no __main__

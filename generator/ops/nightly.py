@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.errors import BenchsiteError, InvalidResults
-from generator.gitops import commit_paths, push_with_rebase, repo_root
-from generator.results import load_results
+from generator.ops.gitops import commit_paths, push_with_rebase, repo_root
+from generator.results import LoadedResult, load_results
 from runners.launch import RunRequest, SuiteOutcome, run_suite
 
 
@@ -25,10 +25,15 @@ class NightlyRequest:
     device: str = "auto"
     synthetic: bool = False
     command: list[str] = field(default_factory=list)
+    fail_on_regression: float | None = None  # threshold: compare tonight's runs with the results before them
 
 
 class SuiteHadFailures(BenchsiteError):
     """Some runs did not succeed; their records are committed all the same."""
+
+
+class Regressed(BenchsiteError):
+    """Tonight's runs are significantly slower than the results before them; they are committed and published all the same."""
 
 
 def commit_message(suite: str, outcome: SuiteOutcome, repo: Path) -> str:
@@ -62,6 +67,7 @@ def nightly(request: NightlyRequest, log: Callable[[str], None] = _log) -> str:
     if report.problems:
         raise InvalidResults(f"{len(report.problems)} problem(s) in the files this run wrote, e.g. {report.problems[0]}")
     log(f"validated {len(report.results)} new result file(s)")
+    regressions = _regressions(results_dir, report.results, request.fail_on_regression, log)
     if request.commit:
         suite_name = report.results[0].result.run.suite if report.results else request.suite
         commit = commit_paths(repo, paths, commit_message(suite_name, outcome, repo))
@@ -69,7 +75,7 @@ def nightly(request: NightlyRequest, log: Callable[[str], None] = _log) -> str:
     if request.push:
         push_with_rebase(repo, request.remote, log=log)
     if request.publish_version:
-        from generator.publish import publish
+        from generator.ops.publish import publish
 
         log(publish([results_dir], request.publish_version, request.aliases, repo, push=request.push, remote=request.remote))
     if outcome.stopped:
@@ -77,4 +83,23 @@ def nightly(request: NightlyRequest, log: Callable[[str], None] = _log) -> str:
     failed = len(outcome.runs) - outcome.counts().get("success", 0)
     if failed:
         raise SuiteHadFailures(f"{failed} of {len(outcome.runs)} run(s) did not succeed; their records are in {results_dir}")
+    if regressions:
+        raise Regressed(
+            f"{regressions} regression(s) beyond {request.fail_on_regression:.0%} against the results before this run (table above)"
+        )
     return f"nightly {request.suite}: {len(outcome.runs)} run(s) succeeded"
+
+
+def _regressions(results_dir: Path, new: list[LoadedResult], threshold: float | None, log: Callable[[str], None]) -> int:
+    """With a threshold, log the comparison of the new runs with every earlier result and return its regression count."""
+    if threshold is None:
+        return 0
+    from generator.ops.compare import Selection, compare, render
+
+    new_paths = {r.path.resolve() for r in new}
+    before = [r for r in load_results([results_dir]).results if r.path.resolve() not in new_paths]
+    comparison = compare(
+        Selection("results before this run", everything=True), before, Selection("this run", everything=True), new, threshold=threshold
+    )
+    log(render(comparison))
+    return len(comparison.regressions)

@@ -1,0 +1,66 @@
+"""Write tests/data/compare/: two nights of ResNet-50 throughput runs with known differences, for `benchsite compare`.
+
+Run: PYTHONPATH=. python tests/data/make_compare.py   (deterministic; the output is committed)
+
+The files are shaped by make_nightly's pieces (the nightly-gpu suite, the runner's dataset record, write_result). Night A
+(2026-11-24) ran torch 2.14.1, night B (2026-11-25) torch 2.15.0; each setup ran 5 repeats a night:
+- H100, 1 GPU, amp-fp16: B is 10% slower, repeats within 0.5% -> a significant regression;
+- A100 400 W, 1 GPU, amp-fp16: B is 1% faster, repeats spread 3% -> inside the noise, "no change";
+- A100 400 W, 1 GPU, tf32: night A only; H100, 8 GPUs, amp-fp16: night B only -> listed on one side.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+import make_nightly  # noqa: E402
+
+from runners.schema import Mode, Repeat, Result  # noqa: E402
+from runners.writing import write_result  # noqa: E402
+
+OUT = HERE / "compare"
+NIGHTS = {"A": (datetime(2026, 11, 24, 1, 0, tzinfo=UTC), "2.14.1"), "B": (datetime(2026, 11, 25, 1, 0, tzinfo=UTC), "2.15.0")}
+NOISE = (1.0, 1.004, 0.997, 1.002, 0.998)  # H100 repeats: within 0.5%
+WIDE = (1.0, 1.03, 0.97, 1.02, 0.985)  # A100 repeats: spread 3%
+# (gpu, devices, precision) -> {night: [samples/s per repeat]}
+RUNS = {
+    ("H100", 1, "amp-fp16"): {"A": [5290.0 * f for f in NOISE], "B": [5290.0 * 0.9 * f for f in reversed(NOISE)]},
+    ("A100-400W", 1, "amp-fp16"): {"A": [2870.0 * f for f in WIDE], "B": [2870.0 * 1.01 * f for f in reversed(WIDE)]},
+    ("A100-400W", 1, "tf32"): {"A": [1480.0 * f for f in NOISE]},
+    ("H100", 8, "amp-fp16"): {"B": [40980.0 * f for f in NOISE]},
+}
+
+
+def repeat_run(key: tuple, night: str, index: int, count: int, rate: float, started: datetime, torch: str) -> Result:
+    """One throughput repeat of ``key`` on ``night``, with that night's torch and repeat group."""
+    gpu, devices, precision = key
+    run_id, group = make_nightly.ids(Mode.throughput, precision, gpu, devices, started, index)
+    spec = make_nightly.spec_of(Mode.throughput, precision, devices, run_id, f"{group}-{started:%Y%m%d}", index, count)
+    data = make_nightly.result(spec, gpu, started, 180.0)
+    data["training"] |= make_nightly.training(spec, round(rate, 1))
+    data["training"] |= {"time_to_target": None, "curve": [], "final_metrics": {}, "per_subject": []}
+    data["run"]["framework_version"] = torch
+    data["run"]["repeat"] = Repeat(group=f"{group}-{started:%Y%m%d}", index=index, count=count).model_dump()
+    data["environment"]["packages"]["torch"] = torch
+    return Result.model_validate(data)
+
+
+def write() -> None:
+    shutil.rmtree(OUT, ignore_errors=True)
+    for night, (start, torch) in NIGHTS.items():
+        t = start
+        for key, by_night in RUNS.items():
+            rates = by_night.get(night, [])
+            for index, rate in enumerate(rates):
+                write_result(repeat_run(key, night, index, len(rates), rate, t, torch), OUT)
+                t += timedelta(minutes=4)
+
+
+if __name__ == "__main__":
+    write()
