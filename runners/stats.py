@@ -13,6 +13,10 @@ PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
 # A percentile is flagged when fewer than this many samples lie above it:
 # p99 needs 500 timed iterations, p95 100, p90 50, p50 10.
 MIN_SAMPLES_ABOVE = 5
+# Raw latencies kept per batch size (inference.results[].latency_samples_ms), and their significant digits: enough
+# for a rank test between two runs; 3 x 1000 samples take a typical inference result from about 4 KB to about 30 KB.
+STORED_LATENCY_SAMPLES = 1000
+STORED_LATENCY_DIGITS = 4
 
 
 def latency_stats(samples_ms: Sequence[float]) -> LatencyStats:
@@ -41,3 +45,10 @@ def samples_per_second(samples: int, seconds: float) -> float:
     if seconds <= 0:
         raise ValueError("throughput needs a positive duration")
     return samples / seconds
+
+
+def stored_latency_samples(samples_ms: Sequence[float], limit: int = STORED_LATENCY_SAMPLES) -> list[float]:
+    """The latencies a result keeps, in run order: all of them, or ``limit`` evenly spaced ones (first and last included)."""
+    if len(samples_ms) > limit:
+        samples_ms = [samples_ms[i] for i in np.linspace(0, len(samples_ms) - 1, limit).round().astype(int)]
+    return [float(f"{value:.{STORED_LATENCY_DIGITS}g}") for value in samples_ms]
