@@ -39,7 +39,7 @@ MAX_MAP_ENTRIES = 256  # packages, env_vars, hyperparameters, flags, options, me
 MAX_CURVE_POINTS = 10_000  # training.curve (epochs)
 MAX_SUBJECTS = 25_000  # training.per_subject (classes)
 MAX_BATCH_SIZES = 64  # inference.results
-MAX_LATENCY_SAMPLES = 10_000  # inference.results[].latency_samples_ms (the runners keep 1000: runners.stats)
+MAX_LATENCY_SAMPLES = 10_000  # inference.results[].latency_samples_ms (the runners keep 200: runners.stats)
 MAX_DEVICES = 256  # accelerators and GPU telemetry of one run
 MAX_SHORT_LIST = 64  # throttle reasons, low-sample percentiles
 MAX_ANY_STRING_CHARS = MAX_ARG_CHARS  # any string inside a free-form value (hyperparameters, options)
@@ -350,6 +350,10 @@ class LatencyStats(Strict):
         return self
 
 
+_LATENCY = r"\d+(?:\.\d+)?(?:e[+-]?\d+)?"  # a non-negative decimal as format(x, ".4g") writes it: no sign, nan or inf
+LATENCY_SAMPLES_PATTERN = rf"^{_LATENCY}(?: {_LATENCY})*$"
+
+
 class InferencePoint(Strict):
     batch_size: PosInt
     resolution: PosInt | None = None
@@ -360,18 +364,27 @@ class InferencePoint(Strict):
     latency_ms: LatencyStats
     sample_count: PosInt = Field(description="Number of timed iterations behind the percentiles.")
     low_sample_percentiles: ShortNames = Field([], description="Percentiles with too few samples beyond them to be trusted.")
-    latency_samples_ms: Annotated[list[NonNegFloat], Field(min_length=1, max_length=MAX_LATENCY_SAMPLES)] | None = Field(
+    # One string, not a YAML list: a list of 1,000 numbers costs PyYAML ~100x the parse time and the build ~4x the memory.
+    latency_samples_ms: Annotated[str, Field(max_length=MAX_LATENCY_SAMPLES * 16, pattern=LATENCY_SAMPLES_PATTERN)] | None = Field(
         None,
-        description="The timed iterations' latencies in ms, in the order they ran, to 4 significant digits: all of them, or "
-        "an evenly spaced subset (first and last included) when there were more (sample_count). "
-        "Null in files written before schema_version 2.",
+        description="The timed iterations' latencies in ms, in the order they ran, as decimals of 4 significant digits "
+        "separated by single spaces: all of them, or an evenly spaced subset (first and last included) when there were "
+        "more (sample_count). Null in files written before schema_version 2.",
     )
 
     @model_validator(mode="after")
     def _samples_within_count(self) -> InferencePoint:
-        if self.latency_samples_ms is not None and len(self.latency_samples_ms) > self.sample_count:
-            raise ValueError(f"latency_samples_ms: {len(self.latency_samples_ms)} samples, more than sample_count {self.sample_count}")
+        if self.latency_samples_ms is not None:
+            count = self.latency_samples_ms.count(" ") + 1
+            if count > MAX_LATENCY_SAMPLES:
+                raise ValueError(f"latency_samples_ms: {count} samples is over the {MAX_LATENCY_SAMPLES}-sample limit")
+            if count > self.sample_count:
+                raise ValueError(f"latency_samples_ms: {count} samples, more than sample_count {self.sample_count}")
         return self
+
+    def latency_samples(self) -> list[float] | None:
+        """Return the stored latencies in ms, in the order they ran; None when the file stored none."""
+        return None if self.latency_samples_ms is None else [float(x) for x in self.latency_samples_ms.split(" ")]
 
 
 class Inference(Strict):
@@ -665,24 +678,9 @@ def result_to_data(result: Result) -> dict[str, Any]:
     return result.model_dump(mode="json", exclude_none=False)
 
 
-class _Numbers(list):
-    """A list of numbers written as one flow sequence (a few per line), not one line per number."""
-
-
-class _ResultDumper(SafeDumper):
-    """The safe dumper, writing _Numbers in flow style."""
-
-
-_ResultDumper.add_representer(_Numbers, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True))
-
-
 def dump_result_yaml(result: Result) -> str:
     """Serialise a result as YAML that reads back through the safe loader."""
-    data = result_to_data(result)
-    for point in (data.get("inference") or {}).get("results", []):
-        if point.get("latency_samples_ms") is not None:
-            point["latency_samples_ms"] = _Numbers(point["latency_samples_ms"])
-    return yaml.dump(data, Dumper=_ResultDumper, sort_keys=False, allow_unicode=True, width=120)
+    return yaml.dump(result_to_data(result), Dumper=SafeDumper, sort_keys=False, allow_unicode=True, width=120)
 
 
 def json_schema() -> dict[str, Any]:

@@ -15,9 +15,9 @@ import altair as alt
 import pytest
 import yaml
 
-from generator.build import build
 import generator.cache
 import runners.schema
+from generator.build import build
 from generator.cache import load_results_cached
 from generator.charts import to_svg
 from generator.errors import InvalidResults
