@@ -4,9 +4,9 @@ The cache lives under the build work dir (``build/<site>/cache/results.sqlite``)
 row per file, so a build adds or replaces the rows of new and changed files only,
 and reads the rest back one at a time (never all pickles and all results in memory
 at once). It is written only by this module and only ever read back from there,
-never from ``results/``. A cache written by another schema version, migration set,
-schema module, benchsite version or format is emptied, as is an unreadable one: the cost of a bad cache is
-one full parse, never a wrong number.
+never from ``results/``. A cache written under another schema version, set of
+migrations, schema module, benchsite version or format is emptied, as is an
+unreadable one: the cost of a bad cache is one full parse, never a wrong number.
 """
 
 from __future__ import annotations

@@ -364,7 +364,8 @@ class InferencePoint(Strict):
     latency_ms: LatencyStats
     sample_count: PosInt = Field(description="Number of timed iterations behind the percentiles.")
     low_sample_percentiles: ShortNames = Field([], description="Percentiles with too few samples beyond them to be trusted.")
-    # One string, not a YAML list: a list of 1,000 numbers costs PyYAML ~100x the parse time and the build ~4x the memory.
+    # One string, not a YAML list: PyYAML parses a list number by number (benchmarks/latency_samples.py: 7.6 ms a file
+    # as a list, 2.8 ms as a string, 2.6 ms without samples), and a list of floats takes ~4x the memory of the string.
     latency_samples_ms: Annotated[str, Field(max_length=MAX_LATENCY_SAMPLES * 16, pattern=LATENCY_SAMPLES_PATTERN)] | None = Field(
         None,
         description="The timed iterations' latencies in ms, in the order they ran, as decimals of 4 significant digits "
