@@ -4,9 +4,9 @@ The cache lives under the build work dir (``build/<site>/cache/results.sqlite``)
 row per file, so a build adds or replaces the rows of new and changed files only,
 and reads the rest back one at a time (never all pickles and all results in memory
 at once). It is written only by this module and only ever read back from there,
-never from ``results/``. A cache written by another schema module, benchsite
-version or format is emptied, as is an unreadable one: the cost of a bad cache is
-one full parse, never a wrong number.
+never from ``results/``. A cache written under another schema version, set of
+migrations, schema module, benchsite version or format is emptied, as is an
+unreadable one: the cost of a bad cache is one full parse, never a wrong number.
 """
 
 from __future__ import annotations
@@ -35,9 +35,11 @@ CHUNK = 64
 
 
 def _schema_stamp() -> str:
-    """Fingerprint what a cached entry depends on: the schema module's source, benchsite's version, this format."""
+    """Fingerprint what a cached entry depends on: the schema (its version, migrations and module source), benchsite's
+    version, this format. A parse of an older file is its migrated Result, so it is kept only under the same migrations."""
     source = Path(runners.schema.__file__).read_bytes()
-    return hashlib.sha256(source + f"|{__version__}|{CACHE_FORMAT}|{sys.version_info[:2]}".encode()).hexdigest()
+    schema = f"v{runners.schema.SCHEMA_VERSION}+{len(runners.schema.MIGRATIONS)}"
+    return hashlib.sha256(source + f"|{schema}|{__version__}|{CACHE_FORMAT}|{sys.version_info[:2]}".encode()).hexdigest()
 
 
 @dataclass

@@ -18,6 +18,7 @@ from runners import __version__
 from runners.environment import allowlisted_env, git_state, host_facts, package_versions, redact
 from runners.schema import (
     MAX_ERROR_CHARS,
+    SCHEMA_VERSION,
     Accelerators,
     Dataset,
     Environment,
@@ -134,7 +135,7 @@ def assemble(
     """Build the validated record of one run."""
     bench = spec.benchmark
     return Result(
-        schema_version=1,
+        schema_version=SCHEMA_VERSION,
         run=Run(
             id=spec.run_id,
             suite=spec.suite,

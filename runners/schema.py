@@ -11,7 +11,7 @@ import math
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import pairwise
@@ -21,8 +21,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-SCHEMA_VERSION = 1
-SUPPORTED_SCHEMA_VERSIONS = (1,)
+SCHEMA_VERSION = 2  # what new runs write; older files are migrated on reading (see MIGRATIONS)
 MAX_RESULT_FILE_BYTES = 4 * 1024 * 1024
 RESULT_SUFFIXES = (".yaml", ".yml")
 
@@ -40,6 +39,7 @@ MAX_MAP_ENTRIES = 256  # packages, env_vars, hyperparameters, flags, options, me
 MAX_CURVE_POINTS = 10_000  # training.curve (epochs)
 MAX_SUBJECTS = 25_000  # training.per_subject (classes)
 MAX_BATCH_SIZES = 64  # inference.results
+MAX_LATENCY_SAMPLES = 10_000  # inference.results[].latency_samples_ms (the runners keep 200: runners.stats)
 MAX_DEVICES = 256  # accelerators and GPU telemetry of one run
 MAX_SHORT_LIST = 64  # throttle reasons, low-sample percentiles
 MAX_ANY_STRING_CHARS = MAX_ARG_CHARS  # any string inside a free-form value (hyperparameters, options)
@@ -350,6 +350,10 @@ class LatencyStats(Strict):
         return self
 
 
+_LATENCY = r"\d+(?:\.\d+)?(?:e[+-]?\d+)?"  # a non-negative decimal as format(x, ".4g") writes it: no sign, nan or inf
+LATENCY_SAMPLES_PATTERN = rf"^{_LATENCY}(?: {_LATENCY})*$"
+
+
 class InferencePoint(Strict):
     batch_size: PosInt
     resolution: PosInt | None = None
@@ -360,6 +364,28 @@ class InferencePoint(Strict):
     latency_ms: LatencyStats
     sample_count: PosInt = Field(description="Number of timed iterations behind the percentiles.")
     low_sample_percentiles: ShortNames = Field([], description="Percentiles with too few samples beyond them to be trusted.")
+    # One string, not a YAML list: PyYAML parses a list number by number (benchmarks/latency_samples.py: 7.6 ms a file
+    # as a list, 2.8 ms as a string, 2.6 ms without samples), and a list of floats takes ~4x the memory of the string.
+    latency_samples_ms: Annotated[str, Field(max_length=MAX_LATENCY_SAMPLES * 16, pattern=LATENCY_SAMPLES_PATTERN)] | None = Field(
+        None,
+        description="The timed iterations' latencies in ms, in the order they ran, as decimals of 4 significant digits "
+        "separated by single spaces: all of them, or an evenly spaced subset (first and last included) when there were "
+        "more (sample_count). Null in files written before schema_version 2.",
+    )
+
+    @model_validator(mode="after")
+    def _samples_within_count(self) -> InferencePoint:
+        if self.latency_samples_ms is not None:
+            count = self.latency_samples_ms.count(" ") + 1
+            if count > MAX_LATENCY_SAMPLES:
+                raise ValueError(f"latency_samples_ms: {count} samples is over the {MAX_LATENCY_SAMPLES}-sample limit")
+            if count > self.sample_count:
+                raise ValueError(f"latency_samples_ms: {count} samples, more than sample_count {self.sample_count}")
+        return self
+
+    def latency_samples(self) -> list[float] | None:
+        """Return the stored latencies in ms, in the order they ran; None when the file stored none."""
+        return None if self.latency_samples_ms is None else [float(x) for x in self.latency_samples_ms.split(" ")]
 
 
 class Inference(Strict):
@@ -411,7 +437,7 @@ class Telemetry(Strict):
 class Result(Strict):
     """One run of one benchmark: the content of one file in ``results/``."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     run: Run
     provenance: Provenance
     environment: Environment
@@ -432,6 +458,22 @@ class Result(Strict):
         if mode is Mode.inference and (self.inference is None or not self.inference.results):
             raise ValueError("inference.results: required for a successful inference run")
         return self
+
+
+# --- migrations ------------------------------------------------------------
+# A file of an older schema_version is brought up to SCHEMA_VERSION on its raw mapping, before validation, one step
+# per version in order (as asv migrates its result files): MIGRATIONS[n - 1] turns a version-n mapping into version n + 1.
+# A step never invents a measurement: what a version added is simply absent from an older file.
+
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 added the optional inference.results[].latency_samples_ms; a version-1 file stored none."""
+    return {**data, "schema_version": 2}
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2,)
 
 
 # --- reading and writing files ---------------------------------------------
@@ -535,29 +577,30 @@ def upgrade_command() -> str:
     return "pip install -U benchsite"
 
 
+def migrate(data: dict[str, Any], path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Bring a parsed result mapping of any schema_version this benchsite reads up to SCHEMA_VERSION."""
+    version = data.get("schema_version")
+    if version is None:
+        raise ResultFileError([Problem(path, "schema_version", "missing; every result file must carry it")])
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:  # True == 1, yet `true` is no version
+        why = f"unknown schema_version {_shown(version)}; this benchsite reads 1 to {SCHEMA_VERSION}"
+        raise ResultFileError([Problem(path, "schema_version", why)])
+    if version > SCHEMA_VERSION:
+        why = f"{version} is newer than this benchsite reads ({SCHEMA_VERSION}); upgrade with: {upgrade_command()}"
+        raise ResultFileError([Problem(path, "schema_version", why)])
+    for step in MIGRATIONS[version - 1 :]:
+        data = step(data)
+    return data
+
+
 def validate_data(data: Any, path: str | os.PathLike[str]) -> Result:
-    """Validate an already-parsed mapping; raise ResultFileError with every problem."""
+    """Validate an already-parsed mapping of any readable version (migrated first); raise ResultFileError with every problem."""
     path = str(path)
     if data is None:
         raise ResultFileError([Problem(path, "<file>", "file is empty")])
     if not isinstance(data, dict):
         raise ResultFileError([Problem(path, "<file>", f"must be a mapping, got {type(data).__name__}")])
-    version = data.get("schema_version")
-    if version is None:
-        raise ResultFileError([Problem(path, "schema_version", "missing; every result file must carry it")])
-    if isinstance(version, bool) or version not in SUPPORTED_SCHEMA_VERSIONS:  # True == 1, yet `true` is no version
-        raise ResultFileError(
-            [
-                Problem(
-                    path,
-                    "schema_version",
-                    (
-                        f"unknown schema_version {_shown(version)}; this benchsite reads {list(SUPPORTED_SCHEMA_VERSIONS)}"
-                        f" (upgrade with: {upgrade_command()})"
-                    ),
-                )
-            ]
-        )
+    data = migrate(data, path)
     problems: list[Problem] = []
     _check_finite(data, "", path, problems)
     try:

@@ -13,6 +13,11 @@ PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
 # A percentile is flagged when fewer than this many samples lie above it:
 # p99 needs 500 timed iterations, p95 100, p90 50, p50 10.
 MIN_SAMPLES_ABOVE = 5
+# Raw latencies kept per batch size (inference.results[].latency_samples_ms) and their significant digits: enough
+# for a rank test between two runs (the suites time at least 200 iterations), while a quick-suite inference result
+# grows from about 4 KB to about 8 KB and a nightly one (6 batch sizes) by about 8 KB.
+STORED_LATENCY_SAMPLES = 200
+STORED_LATENCY_DIGITS = 4
 
 
 def latency_stats(samples_ms: Sequence[float]) -> LatencyStats:
@@ -41,3 +46,11 @@ def samples_per_second(samples: int, seconds: float) -> float:
     if seconds <= 0:
         raise ValueError("throughput needs a positive duration")
     return samples / seconds
+
+
+def stored_latency_samples(samples_ms: Sequence[float], limit: int = STORED_LATENCY_SAMPLES) -> str:
+    """The latencies a result keeps, in run order, space-separated to 4 significant digits: all of them, or ``limit``
+    evenly spaced ones (first and last included)."""
+    if len(samples_ms) > limit:
+        samples_ms = [samples_ms[i] for i in np.linspace(0, len(samples_ms) - 1, limit).round().astype(int)]
+    return " ".join(format(value, f".{STORED_LATENCY_DIGITS}g") for value in samples_ms)

@@ -114,3 +114,15 @@ def browser_page(base: str) -> Iterator[tuple[Any, list[str], list[str]]]:
     assert not problems, problems
     outside = sorted({u for u in requests if urlsplit(u).scheme not in ("data", "blob") and not u.startswith(base + "/")})
     assert not outside, outside
+
+
+def assert_stored_latencies(point: Any) -> None:
+    """An inference point keeps the latencies behind its statistics: all of them, or STORED_LATENCY_SAMPLES evenly spaced."""
+    from runners.stats import STORED_LATENCY_SAMPLES
+
+    samples, lat = point.latency_samples(), point.latency_ms
+    assert samples is not None and len(samples) == min(point.sample_count, STORED_LATENCY_SAMPLES)
+    assert lat.min * (1 - 1e-3) <= min(samples) and max(samples) <= lat.max * (1 + 1e-3)  # 4 significant digits
+    if len(samples) == point.sample_count:  # all of them: the same extremes and mean, to their rounding
+        assert (min(samples), max(samples)) == (pytest.approx(lat.min, rel=1e-3), pytest.approx(lat.max, rel=1e-3))
+        assert sum(samples) / len(samples) == pytest.approx(lat.mean, rel=1e-3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -14,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import DATA, benchsite
+
+from runners.schema import SCHEMA_VERSION, upgrade_command
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "tensorflow", "timm", "keras", "mkdocs", "altair")
@@ -251,3 +254,19 @@ def test_site_pipeline_reaches_into_runners_only_through_the_two_shared_contract
         and not any(name == ok or name.startswith(ok + ".") for ok in shared)
     }
     assert not crossing, sorted(crossing)
+
+
+# --- issue #15 item 6: a schema that can evolve ------------------------------------------------------------------
+
+
+def test_validate_reads_a_v1_file_through_the_migrations_and_refuses_a_newer_one_in_one_line(tmp_path: Path):
+    results = tmp_path / "results"
+    results.mkdir()
+    shutil.copyfile(ROOT / "tests" / "data" / "v1" / "inference.yaml", results / "v1.yaml")  # a real run's file of 2026-11-26
+    shutil.copyfile(ROOT / "tests" / "data" / "malformed" / "newer_schema_version.yaml", results / "v3.yaml")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    cli = [sys.executable, "-m", "generator.ops.cli", "validate", str(results)]
+    proc = subprocess.run(cli, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert (proc.returncode, proc.stdout) == (1, f"1 valid, 1 invalid result file(s) in {results}\n")
+    newer = f"schema_version: 3 is newer than this benchsite reads ({SCHEMA_VERSION}); upgrade with: {upgrade_command()}"
+    assert proc.stderr.splitlines()[0] == f"{results / 'v3.yaml'}: {newer}"

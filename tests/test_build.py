@@ -15,6 +15,8 @@ import altair as alt
 import pytest
 import yaml
 
+import generator.cache
+import runners.schema
 from generator.build import build
 from generator.cache import load_results_cached
 from generator.charts import to_svg
@@ -22,7 +24,7 @@ from generator.errors import InvalidResults
 from generator.formats import MISSING
 from generator.ops.publish import mike_env
 from generator.ops.serve import snapshot
-from runners.schema import json_schema
+from runners.schema import json_schema, read_result, upgrade_command
 
 DATA = Path(__file__).parent / "data"
 ROOTS = [DATA / "valid", DATA / "site"]
@@ -330,6 +332,38 @@ def test_parse_cache_reparses_only_changed_files_and_survives_a_corrupt_cache(tm
     cache.write_bytes(b"not a pickle")
     third = load_results_cached([results], cache)
     assert [p.field for p in third.problems] == [p.field for p in second.problems]
+
+
+def test_a_cached_parse_of_a_v1_file_does_not_survive_a_schema_change(tmp_path, monkeypatch):
+    """Issue #15 item 6: the cache holds a v1 file as its migrated Result, so another schema version or another set
+    of migrations parses it again; a file newer than this benchsite is a problem there too, the rest still load."""
+    results = tmp_path / "results"
+    results.mkdir()
+    shutil.copyfile(DATA / "v1" / "inference.yaml", results / "old.yaml")
+    shutil.copyfile(DATA / "malformed" / "newer_schema_version.yaml", results / "newer.yaml")
+    cache = tmp_path / "cache.sqlite"
+    parsed: list[str] = []
+    monkeypatch.setattr(generator.cache, "read_result", lambda path: parsed.append(Path(path).name) or read_result(path))
+
+    def load() -> list[str]:
+        parsed.clear()
+        report = load_results_cached([results], cache)
+        assert [(r.path.name, r.result.schema_version) for r in report.results] == [("old.yaml", 2)]
+        message = f"schema_version: 3 is newer than this benchsite reads (2); upgrade with: {upgrade_command()}"
+        assert [str(p) for p in report.problems] == [f"{results / 'newer.yaml'}: {message}"]
+        return sorted(parsed)
+
+    assert load() == ["newer.yaml", "old.yaml"]
+    assert load() == []  # nothing changed: both answers come from the cache
+    monkeypatch.setattr(runners.schema, "SCHEMA_VERSION", 3)  # (the newer file now fails on its fields instead)
+    parsed.clear()
+    load_results_cached([results], cache)
+    assert sorted(parsed) == ["newer.yaml", "old.yaml"]
+    monkeypatch.undo()
+    monkeypatch.setattr(generator.cache, "read_result", lambda path: parsed.append(Path(path).name) or read_result(path))
+    assert load() == ["newer.yaml", "old.yaml"]  # back to version 2: parsed again, not served from version 3's cache
+    monkeypatch.setattr(runners.schema, "MIGRATIONS", (*runners.schema.MIGRATIONS, lambda data: data))
+    assert load() == ["newer.yaml", "old.yaml"]
 
 
 def test_mike_deploys_the_generated_tree(built, tmp_path):

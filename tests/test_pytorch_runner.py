@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import assert_stored_latencies, run_cli
 
 from runners.schema import Mode, Status, iter_result_files, read_result
 
@@ -20,7 +20,7 @@ def results_in(folder: Path) -> list:
 def modes_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, dataset_cache: Path):
     out = tmp_path_factory.mktemp("modes")
     proc = run_cli(["run", "--suite", str(data_dir / "suites" / "pt-modes.yaml"), "--results", str(out)], dataset_cache)
-    return proc, results_in(out)
+    return proc, results_in(out), out
 
 
 def _one(results, benchmark: str, mode: Mode, precision: str = "fp32"):
@@ -55,6 +55,16 @@ def test_fp32_inference_times_the_trained_weights_and_records_their_top1(modes_r
     assert fp32.weights.startswith(f"trained by run {trained.run.id} ")
     assert set(fp32.quality) == {"top1"} and fp32.quality["top1"] >= 0.5  # the trained weights, not a random 10 %
     assert fp32.quality["top1"] == pytest.approx(int8.quality["reference_top1_fp32"])  # the same weights, the same val set
+
+
+def test_inference_stores_the_raw_latencies_behind_its_percentiles(modes_run):
+    """Issue #15 item 6: schema_version 2 keeps each batch size's latencies, for `benchsite compare`."""
+    for precision in ("fp32", "int8"):
+        result = _one(modes_run[1], "digits-test-resnet", Mode.inference, precision)
+        assert len(result.inference.results) == 2
+        for point in result.inference.results:
+            assert_stored_latencies(point)
+    assert all(p.read_text(encoding="utf-8").startswith("schema_version: 2\n") for p in iter_result_files(modes_run[2]))
 
 
 def test_fp32_never_silently_means_tf32_and_tf32_on_cpu_is_a_failed_record(modes_run):

@@ -11,10 +11,24 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runners.schema import SCHEMA_VERSION, dump_result_yaml, json_schema, read_result, read_result_bytes, result_to_data
+from runners.schema import (
+    MAX_LATENCY_SAMPLES,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    ResultFileError,
+    dump_result_yaml,
+    json_schema,
+    migrate,
+    read_result,
+    read_result_bytes,
+    result_to_data,
+    validate_data,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((REPO / "tests" / "data" / "valid").glob("*.yaml"))
+# A real run's file as benchsite wrote it before schema_version 2 (a copy of one in results/), kept as it is.
+V1_INFERENCE = REPO / "tests" / "data" / "v1" / "inference.yaml"
 
 
 def _validator():
@@ -45,8 +59,9 @@ def test_json_schema_basics():
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.stem)
 def test_valid_samples_validate_against_the_json_schema(sample: Path):
+    """The JSON Schema describes a file of the current version: the committed (version 1) samples once migrated."""
     validator = _validator()
-    data = yaml.safe_load(sample.read_text())
+    data = migrate(yaml.safe_load(sample.read_text()), sample)
     assert list(validator.iter_errors(data)) == []
     assert list(validator.iter_errors(result_to_data(read_result(sample)))) == []
 
@@ -78,3 +93,70 @@ def test_valid_samples_round_trip(sample: Path):
     assert again == result
     assert dump_result_yaml(again) == text  # stable: a second trip writes the same bytes
     assert yaml.safe_load(text) == result_to_data(result)
+
+
+# --- issue #15 item 6: a schema that can evolve ---------------------------------
+
+
+def test_migrations_step_one_version_at_a_time_up_to_the_current_one():
+    assert len(MIGRATIONS) == SCHEMA_VERSION - 1
+    for version, step in enumerate(MIGRATIONS, start=1):
+        data = {"schema_version": version, "run": {"id": "x"}}
+        assert step(data) == {"schema_version": version + 1, "run": {"id": "x"}}
+        assert data["schema_version"] == version  # the parsed mapping is not changed in place
+
+
+def test_a_v1_file_reads_through_the_migration_as_the_current_version():
+    raw = yaml.safe_load(V1_INFERENCE.read_text())
+    assert raw["schema_version"] == 1 and all("latency_samples_ms" not in p for p in raw["inference"]["results"])
+    result = read_result(V1_INFERENCE)
+    assert result.schema_version == SCHEMA_VERSION == 2
+    data = result_to_data(result)
+    assert [p.pop("latency_samples_ms") for p in data["inference"]["results"]] == [None, None, None]  # not invented
+    assert data == {**raw, "schema_version": 2}  # and nothing else changed
+    text = dump_result_yaml(result)
+    assert text.startswith("schema_version: 2\n") and read_result_bytes(text.encode(), V1_INFERENCE) == result
+
+
+def _with_samples(result, index: int, samples: str):
+    points = list(result.inference.results)
+    points[index] = points[index].model_copy(update={"latency_samples_ms": samples})
+    return result.model_copy(update={"inference": result.inference.model_copy(update={"results": points})})
+
+
+def test_latency_samples_round_trip_as_a_few_wide_lines_and_match_the_json_schema():
+    result = read_result(V1_INFERENCE)
+    count = result.inference.results[2].sample_count
+    values = [round(1.5 + (i % 17) * 0.01237, 4) for i in range(count)]
+    result = _with_samples(result, 2, " ".join(map(str, values)))
+    text = dump_result_yaml(result)
+    (line,) = [x for x in text.splitlines() if "latency_samples_ms: 1" in x]
+    assert line.startswith("    latency_samples_ms: 1.5 1.5124 1.5247 ")
+    assert len(text.splitlines()) < len(dump_result_yaml(read_result(V1_INFERENCE)).splitlines()) + count // 10
+    again = read_result_bytes(text.encode(), V1_INFERENCE)
+    assert again == result and again.inference.results[2].latency_samples() == values
+    assert list(_validator().iter_errors(yaml.safe_load(text))) == []
+
+
+@pytest.mark.parametrize(
+    ("samples", "phrase"),
+    [
+        (" ".join(["1.5"] * 203), "203 samples, more than sample_count 202"),
+        (" ".join(["1"] * (MAX_LATENCY_SAMPLES + 1)), f"{MAX_LATENCY_SAMPLES + 1} samples is over the {MAX_LATENCY_SAMPLES}-sample limit"),
+        ("", "String should match pattern"),
+        ("1.0 -0.5", "String should match pattern"),
+        ("1.0 nan", "String should match pattern"),
+        ("1.0  2.0", "String should match pattern"),
+        ([1.0, 2.0], "Input should be a valid string"),
+    ],
+    ids=["over-sample-count", "over-the-limit", "empty", "negative", "nan", "two-spaces", "a-list"],
+)
+def test_latency_samples_are_checked_and_bounded(samples, phrase: str):
+    result = read_result(V1_INFERENCE)
+    assert result.inference.results[2].sample_count == 202
+    data = result_to_data(result)
+    data["inference"]["results"][2]["latency_samples_ms"] = samples
+    with pytest.raises(ResultFileError) as info:
+        validate_data(data, "f.yaml")
+    (problem,) = info.value.problems
+    assert problem.field.startswith("inference.results[2].latency_samples_ms") and phrase in problem.message, str(problem)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runners.stats import latency_stats, low_sample_percentiles, samples_per_second
+from runners.stats import latency_stats, low_sample_percentiles, samples_per_second, stored_latency_samples
 
 
 def test_latency_stats_match_hand_computed_linear_percentiles():
@@ -30,3 +30,13 @@ def test_throughput_is_total_samples_over_total_time():
     assert samples_per_second(3 * 32, 0.5) == 192.0
     with pytest.raises(ValueError):
         samples_per_second(10, 0)
+
+
+def test_stored_latency_samples_keep_all_in_order_to_four_significant_digits():
+    assert stored_latency_samples([1.23456, 0.0123456, 12345.6, 0.0, 2.0, 0.00001]) == "1.235 0.01235 1.235e+04 0 2 1e-05"
+
+
+def test_stored_latency_samples_over_the_limit_are_evenly_spaced_with_first_and_last():
+    samples = [float(i) for i in range(10_001)]  # 0 .. 10000
+    assert stored_latency_samples(samples, limit=11) == "0 1000 2000 3000 4000 5000 6000 7000 8000 9000 1e+04"
+    assert len(stored_latency_samples(samples).split(" ")) == 200

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import assert_stored_latencies, run_cli
 
 from runners.launch.tf_distribute import TfDistributeConfig, tf_config
 from runners.schema import Mode, Result, Status, iter_result_files, read_result
@@ -88,6 +88,9 @@ def test_inference_reads_back_and_records_the_timer(tf_run: TfRun):
     assert [p.batch_size for p in inference.results] == [1, 4]
     for point in inference.results:
         assert point.sample_count == point.iterations >= 20
+    for precision in ("fp32", "int8"):  # issue #15 item 6: the raw latencies, for `benchsite compare`
+        for point in tf_run.results[(Mode.inference, precision)].inference.results:
+            assert_stored_latencies(point)
         assert point.latency_ms.min <= point.latency_ms.p50 <= point.latency_ms.max
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from runners.frameworks.base import Backend
 from runners.schema import Inference, InferencePoint
-from runners.stats import PERCENTILE_METHOD, latency_stats, low_sample_percentiles, samples_per_second
+from runners.stats import PERCENTILE_METHOD, latency_stats, low_sample_percentiles, samples_per_second, stored_latency_samples
 
 
 def measure_batch(backend: Backend, batch_size: int, warmup: int, min_iterations: int, min_time_s: float) -> InferencePoint:
@@ -35,6 +35,7 @@ def measure_batch(backend: Backend, batch_size: int, warmup: int, min_iterations
         latency_ms=latency_stats(latencies_ms),
         sample_count=n,
         low_sample_percentiles=low_sample_percentiles(n),
+        latency_samples_ms=stored_latency_samples(latencies_ms),
     )
 
 

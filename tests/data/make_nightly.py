@@ -22,7 +22,7 @@ import yaml
 
 from runners.datasets import DatasetInfo
 from runners.record import RunSpec
-from runners.schema import Launch, Mode, Repeat, Result
+from runners.schema import Launch, Mode, Repeat, Result, migrate
 from runners.suites import config_hash, load_suite
 from runners.worker import _dataset_record
 from runners.writing import write_result
@@ -70,7 +70,8 @@ START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 def template(mode: Mode) -> dict:
     """A committed result of the same mode (throughput runs share the convergence layout, without time to target)."""
     name = "inference" if mode is Mode.inference else "convergence"
-    return yaml.safe_load((HERE / "valid" / f"{name}.yaml").read_text(encoding="utf-8"))
+    path = HERE / "valid" / f"{name}.yaml"
+    return migrate(yaml.safe_load(path.read_text(encoding="utf-8")), path)  # the samples may be of an older schema_version
 
 
 def spec_of(mode: Mode, precision: str, devices: int, run_id: str, group: str, index: int, count: int) -> RunSpec:
