@@ -46,8 +46,8 @@ def rows_of(proc: Outcome) -> list[dict]:
     return json.loads(proc.stdout)["rows"]
 
 
-def row(rows: list[dict], setup_start: str, verdict_start: str = "") -> dict:
-    (found,) = [r for r in rows if r["setup"].startswith(setup_start) and r["verdict"].startswith(verdict_start)]
+def row(rows: list[dict], setup_start: str, verdict_start: str = "", metric: str = "throughput") -> dict:
+    (found,) = [r for r in rows if r["setup"].startswith(setup_start) and r["verdict"].startswith(verdict_start) and r["metric"] == metric]
     return found
 
 
@@ -65,7 +65,7 @@ def test_a_ten_percent_regression_with_repeats_fails_and_a_one_percent_change_in
 
 
 def test_rows_on_one_side_only_are_listed_not_dropped(compare):
-    rows = rows_of(compare("2026-11-24", "2026-11-25", "--results", str(FIXTURES), "--format", "json"))
+    rows = rows_of(compare("2026-11-24", "2026-11-25", "--results", str(FIXTURES), "--metric", "throughput", "--format", "json"))
     only_a = row(rows, "1x NVIDIA A100-SXM4-80GB (driver 550.54.15, 400 W limit), pytorch, tf32", "only in A")
     only_b = row(rows, "8x NVIDIA H100", "only in B")
     assert only_a["a_text"].startswith("1480 ") and only_b["b_text"].startswith("40988 ")
@@ -76,9 +76,9 @@ def test_text_output_reads_like_asv_compare_and_a_higher_threshold_passes(compar
     proc = compare("2026-11-24", "2026-11-25", "--results", str(FIXTURES), "--threshold", "15%")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0] == "A = 2026-11-24, B = 2026-11-25: 2 pair(s), 0 regression(s), 2 row(s) on one side only"
+    assert lines[0] == "A = 2026-11-24, B = 2026-11-25: 8 pair(s), 0 regression(s), 2 row(s) on one side only"
     assert lines[2].split() == ["change", "B/A", "p", "A", "B", "metric", "setup"]
-    h100 = next(line for line in lines if H100 in line and "1x" in line.split("throughput")[-1])
+    h100 = next(line for line in lines if H100 in line and "  throughput (batch 256)" in line)
     assert h100.startswith("no change") and "0.900" in h100  # 11% slower is within a 15% threshold
 
 
@@ -135,3 +135,12 @@ def test_the_readme_shows_what_compare_prints(compare):
     shown = readme.split("$ benchsite compare 2026-11-24 2026-11-25 --results tests/data/compare\n", 1)[1].split("\n$ echo $?", 1)[0]
     proc = compare("2026-11-24", "2026-11-25", "--results", str(FIXTURES))
     assert proc.stdout.rstrip("\n") == shown
+
+
+def test_stored_latency_samples_are_compared_with_a_rank_test_even_for_single_runs(compare):
+    proc = compare("2026-11-24", "2026-11-25", "--results", str(FIXTURES), "--metric", "latency_p50", "--format", "json")
+    rows = {r["variant"]: r for r in rows_of(proc)}
+    assert proc.returncode == 1 and set(rows) == {"batch 1", "batch 256"}
+    slower, same = rows["batch 1"], rows["batch 256"]
+    assert slower["verdict"] == "1.12x slower" and slower["p"] < 1e-6 and slower["test"] == "Mann-Whitney U, 200 vs 200 samples"
+    assert same["verdict"] == "no change" and same["p"] > 0.05 and (same["a_n"], same["b_n"]) == (1, 1)
