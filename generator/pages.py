@@ -25,7 +25,7 @@ from generator.formats import MISSING, duration, exact_seconds, latency_marks, n
 from generator.formats import scaling as scaling_text
 from generator.results import LoadedResult
 from generator.settings import Settings, load_settings
-from runners.schema import Problem, Result
+from runners.schema import Problem, Result, write_atomic
 from runners.suites import Benchmark, find_named_suite
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "site_templates"
@@ -386,10 +386,7 @@ class PageCache:
 
     def save(self) -> None:
         if self.fresh != self.saved:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.fresh), encoding="utf-8")
-            tmp.replace(self.path)
+            write_atomic(self.path, json.dumps(self.fresh))
 
 
 def _folder_title(folder: str) -> str:
