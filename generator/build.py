@@ -17,12 +17,12 @@ from urllib.parse import quote, unquote
 
 import yaml
 
-from generator.cache import Scan, load_scan, scan_results
+from generator.cache import load_scan
 from generator.errors import BuildError, InvalidResults
 from generator.plugins import fingerprint
-from generator.results import LoadedResult, LoadReport
+from generator.results import LoadedResult, LoadReport, Scan, scan_results
 from runners import __version__
-from runners.schema import Problem
+from runners.schema import Problem, write_atomic
 
 if TYPE_CHECKING:
     from generator.charts import Chart
@@ -388,10 +388,7 @@ def _kept_parts(folder: Path | None, kinds: Iterable[str]) -> dict[str, bytes] |
 def write_if_changed(path: Path, content: bytes) -> None:
     """Write a file only when its content differs, so `mkdocs serve` sees real changes only."""
     if not path.is_file() or path.read_bytes() != content:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(content)
-        tmp.replace(path)
+        write_atomic(path, content)
 
 
 def copy_if_changed(path: str | os.PathLike[str], source: str | os.PathLike[str]) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import runners.schema
-from generator.results import LoadedResult, LoadReport, _source_name, result_files, unsafe_entry_problem
+from generator.results import LoadedResult, LoadReport, Scan, _source_name, scan_results
 from runners import __version__
 from runners.schema import Problem, Result, ResultFileError, read_result
 
@@ -145,48 +145,6 @@ class ParseCache:
         self.db.close()
 
 
-def _stat_key(path: Path, folders: dict[Path, Path]) -> tuple[str, int, int] | None:
-    """(absolute path, size, mtime_ns) of a regular file (not a link: see unsafe_entry_problem), None if it is gone.
-    ``folders`` keeps each folder resolved once, not once per file."""
-    try:
-        st = path.stat()
-        if (folder := folders.get(path.parent)) is None:
-            folder = folders[path.parent] = path.parent.resolve()
-    except OSError:
-        return None
-    return str(folder / path.name), st.st_size, st.st_mtime_ns
-
-
-@dataclass
-class Scan:
-    """The result files under some roots, each with its (absolute path, size, mtime_ns), and roots that are missing."""
-
-    files: list[tuple[Path, Path, tuple[str, int, int] | None]] = field(default_factory=list)  # (root, path, key)
-    problems: list[Problem] = field(default_factory=list)
-
-    def fingerprint(self) -> list[list]:
-        """Return what identifies this set of files: the stat keys in order, and the missing roots."""
-        return [[str(path), *(key or ())] for _, path, key in self.files] + [[str(p)] for p in self.problems]
-
-
-def scan_results(roots: Iterable[str | os.PathLike[str]]) -> Scan:
-    """List and stat every result file under the roots."""
-    scan = Scan()
-    folders: dict[Path, Path] = {}
-    for root in map(Path, roots):
-        try:
-            paths = list(result_files(root))
-        except FileNotFoundError as exc:
-            scan.problems.append(Problem(root, "<path>", str(exc).split(": ", 1)[-1]))
-            continue
-        for path in paths:
-            if problem := unsafe_entry_problem(path):
-                scan.problems.append(problem)
-            else:
-                scan.files.append((root, path, _stat_key(path, folders)))
-    return scan
-
-
 def load_scan(scan: Scan, cache_file: Path) -> LoadReport:
     """Load the scanned files, parsing only those that are new or changed since the cached build."""
     cache = ParseCache(cache_file)
@@ -197,7 +155,7 @@ def load_scan(scan: Scan, cache_file: Path) -> LoadReport:
 
 
 def _load(scan: Scan, cache: ParseCache) -> LoadReport:
-    report = LoadReport(problems=list(scan.problems))
+    report = LoadReport(problems=list(scan.problems), files=scan.refused)
     unpickler = _Unpickler()
     known = cache.stats()
     misses = [key for _, _, key in scan.files if key and known.get(key[0]) != (key[1], key[2])]

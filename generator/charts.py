@@ -22,7 +22,7 @@ import vl_convert
 from generator.aggregate import Aggregate, BenchmarkAggregate, ConvergenceRow, InferenceTable, accelerator_name
 from generator.errors import BuildError
 from generator.formats import driver_and_power
-from runners.schema import PERCENTILE_KEYS
+from runners.schema import PERCENTILE_KEYS, atomic_path, write_atomic
 
 MAX_CURVE_POINTS_SHOWN = 1000  # per run and metric; a longer curve is thinned evenly (the file keeps every epoch)
 
@@ -82,11 +82,8 @@ class SvgCache:
         rendered = dict(zip(keys, svgs, strict=True))
         self.pending.clear()
         if self.folder:
-            self.folder.mkdir(parents=True, exist_ok=True)
             for key, svg in rendered.items():
-                tmp = self.folder / f".{key}.{os.getpid()}.tmp"
-                tmp.write_text(svg, encoding="utf-8")
-                tmp.replace(self.folder / f"{key}.svg")
+                write_atomic(self.folder / f"{key}.svg", svg)
 
         def filled(chart: Chart) -> Chart:
             return replace(chart, svg=rendered[chart.svg[len(PENDING) :]]) if chart.svg.startswith(PENDING) else chart
@@ -608,11 +605,8 @@ class BenchCharts:
 
     def save(self) -> None:
         if self.path and self.fresh.keys() != self.saved.keys():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            with tmp.open("wb") as fh:
+            with atomic_path(self.path) as tmp, tmp.open("xb") as fh:
                 pickle.dump(self.fresh, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            tmp.replace(self.path)
 
 
 def render_charts(agg: Aggregate, cache_dir: Path | None = None, history: Any = None) -> dict[str, dict[str, Chart]]:

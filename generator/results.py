@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,37 +52,60 @@ def _source_name(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def result_files(root: Path) -> Iterator[Path]:
-    """Every result file under root (a file or a folder), sorted: the one listing both loaders use.
+def _stat_key(path: Path, folders: dict[Path, Path]) -> tuple[str, int, int] | None:
+    """(absolute path, size, mtime_ns) of a regular file (not a link: see unsafe_entry_problem), None if it is gone.
+    ``folders`` keeps each folder resolved once, not once per file."""
+    try:
+        st = path.stat()
+        if (folder := folders.get(path.parent)) is None:
+            folder = folders[path.parent] = path.parent.resolve()
+    except OSError:
+        return None
+    return str(folder / path.name), st.st_size, st.st_mtime_ns
 
-    Raises FileNotFoundError when root does not exist.
-    """
-    yield from iter_result_files(root)
+
+@dataclass
+class Scan:
+    """The result files under some roots, each with its (absolute path, size, mtime_ns); missing roots and entries that
+    are not regular files are problems (counted among the files found, never followed or read)."""
+
+    files: list[tuple[Path, Path, tuple[str, int, int] | None]] = field(default_factory=list)  # (root, path, key)
+    problems: list[Problem] = field(default_factory=list)
+    refused: int = 0  # entries that are not regular files
+
+    def fingerprint(self) -> list[list]:
+        """Return what identifies this set of files: the stat keys in order, and the missing roots."""
+        return [[str(path), *(key or ())] for _, path, key in self.files] + [[str(p)] for p in self.problems]
 
 
-def load_results(
-    roots: Iterable[str | os.PathLike[str]],
-    progress: Callable[[int, Path], None] | None = None,
-) -> LoadReport:
-    """Read every result file under ``roots``; a bad file adds problems, never stops the rest."""
-    report = LoadReport()
+def scan_results(roots: Iterable[str | os.PathLike[str]]) -> Scan:
+    """List and stat every result file under the roots: the one walk of the results roots that every loader uses."""
+    scan = Scan()
+    folders: dict[Path, Path] = {}
     for root in map(Path, roots):
         try:
-            paths = list(result_files(root))
+            paths = list(iter_result_files(root))  # raises FileNotFoundError when root does not exist
         except FileNotFoundError as exc:
-            report.problems.append(Problem(root, "<path>", str(exc).split(": ", 1)[-1]))
+            scan.problems.append(Problem(root, "<path>", str(exc).split(": ", 1)[-1]))
             continue
         for path in paths:
-            report.files += 1
-            if progress:
-                progress(report.files, path)
             if problem := unsafe_entry_problem(path):
-                report.problems.append(problem)
-                continue
-            try:
-                result = read_result(path)
-            except ResultFileError as exc:
-                report.problems.extend(exc.problems)
-                continue
-            report.results.append(LoadedResult(path, _source_name(path, root), result))
+                scan.problems.append(problem)
+                scan.refused += 1
+            else:
+                scan.files.append((root, path, _stat_key(path, folders)))
+    return scan
+
+
+def load_results(roots: Iterable[str | os.PathLike[str]]) -> LoadReport:
+    """Read every result file under ``roots``; a bad file adds problems, never stops the rest."""
+    scan = scan_results(roots)
+    report = LoadReport(problems=list(scan.problems), files=len(scan.files) + scan.refused)
+    for root, path, _ in scan.files:
+        try:
+            result = read_result(path)
+        except ResultFileError as exc:
+            report.problems.extend(exc.problems)
+            continue
+        report.results.append(LoadedResult(path, _source_name(path, root), result))
     return report

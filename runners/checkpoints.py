@@ -13,6 +13,7 @@ from typing import Any
 from runners import testhooks
 from runners.datasets import default_cache_dir
 from runners.record import RunSpec
+from runners.schema import write_atomic
 from runners.suites import config_hash
 
 
@@ -67,11 +68,7 @@ def latest_checkpoint(folder: Path) -> tuple[Path, dict[str, Any]] | None:
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write JSON to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data))
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

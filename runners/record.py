@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from runners import __version__
 from runners.environment import allowlisted_env, git_state, host_facts, package_versions, redact
@@ -30,6 +30,7 @@ from runners.schema import (
     Result,
     Run,
     Status,
+    Strict,
     Telemetry,
     Training,
 )
@@ -43,10 +44,8 @@ FRAMEWORK_PACKAGES = {
 FRAMEWORK_DISTRIBUTION = {"pytorch": "torch", "tensorflow": "tensorflow"}
 
 
-class RunSpec(BaseModel):
+class RunSpec(Strict):
     """Everything a worker needs to run one benchmark in one mode and precision."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     run_id: str
     suite: str

@@ -7,9 +7,11 @@ Every result file is one YAML mapping described by :class:`Result`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
+import secrets
 import stat
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -696,3 +698,39 @@ def json_schema() -> dict[str, Any]:
 def utc_now() -> datetime:
     """The current time in UTC, with microseconds."""
     return datetime.now(UTC)
+
+
+# --- writing files atomically ------------------------------------------------
+# The other half of the file contract, for both towers (result files, checkpoints and weights in the runners; the
+# build's docs and caches in the generator): a reader sees the old file or the new one, never half of one.
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a unique temporary path beside ``path`` to write, then move it into place in one step.
+
+    The temporary name is hidden (``.tmp-...``) and ends like ``path`` (a writer that checks the suffix accepts
+    it). ``overwrite=False`` links instead of replacing, so an existing file is never replaced (FileExistsError).
+    On any error the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{path.name[-64:]}")
+    try:
+        yield tmp
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: str | os.PathLike[str], content: bytes | str, *, overwrite: bool = True, fsync: bool = False) -> Path:
+    """Write ``content`` (str as UTF-8) to ``path`` through a temporary file beside it; ``fsync`` makes it durable first."""
+    with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "xb") as handle:
+        handle.write(content.encode("utf-8") if isinstance(content, str) else content)
+        if fsync:
+            handle.flush()
+            os.fsync(handle.fileno())
+    return Path(path)

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from runners.schema import Result, dump_result_yaml, read_result_bytes
+from runners.schema import Result, dump_result_yaml, read_result_bytes, write_atomic
 
 SPOOL_DIR = "spool"
 LOG_DIR = "logs"
@@ -42,21 +42,10 @@ def write_result(result: Result, root: str | os.PathLike[str]) -> Path:
     hard-linked to its final name: ``link`` fails instead of overwriting, so a
     name collision raises FileExistsError rather than losing a result.
     """
-    folder = result_dir(root, result)
-    folder.mkdir(parents=True, exist_ok=True)
     text = dump_result_yaml(result).encode("utf-8")
-    final = folder / result_filename(result)
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".yaml", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        read_result_bytes(Path(tmp_name).read_bytes(), final)
-        os.link(tmp_name, final)
-    finally:
-        os.unlink(tmp_name)
-    return final
+    final = result_dir(root, result) / result_filename(result)
+    read_result_bytes(text, final)
+    return write_atomic(final, text, overwrite=False, fsync=True)
 
 
 def spool_dir(cache_dir: str | os.PathLike[str]) -> Path:

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Refresh the vendored Vega, Vega-Lite and Vega-Embed builds from the npm registry (run from the repository root).
+# Refresh site_templates/assets/vega/: the vendored Vega, Vega-Lite and Vega-Embed builds from the npm registry (run from the repository root).
 # The versions match what the site's Altair and vl-convert produce: Vega-Lite = altair.SCHEMA_VERSION, Vega = vl-convert's.
 set -euo pipefail
 here=site_templates/assets/vega

@@ -270,3 +270,139 @@ def test_validate_reads_a_v1_file_through_the_migrations_and_refuses_a_newer_one
     assert (proc.returncode, proc.stdout) == (1, f"1 valid, 1 invalid result file(s) in {results}\n")
     newer = f"schema_version: 3 is newer than this benchsite reads ({SCHEMA_VERSION}); upgrade with: {upgrade_command()}"
     assert proc.stderr.splitlines()[0] == f"{results / 'v3.yaml'}: {newer}"
+
+
+# --- One source of truth each (issue 15, item 5) ---
+
+
+def test_one_strict_base_model_and_every_strict_model_derives_from_it():
+    from generator import settings
+    from runners import record, schema, suites
+
+    hand_rolled = [
+        f"{p.relative_to(ROOT)}:{node.lineno}"
+        for p in [*sorted((ROOT / "generator").rglob("*.py")), *sorted((ROOT / "runners").rglob("*.py"))]
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "ConfigDict"
+    ]
+    assert hand_rolled == [f"runners/schema.py:{_config_line(ROOT / 'runners' / 'schema.py')}"]
+    for model in (suites.Suite, suites.Benchmark, suites.QualityTarget, settings.Settings, settings.QualityTarget, record.RunSpec):
+        assert issubclass(model, schema.Strict), model
+        assert model.model_config["extra"] == "forbid" and model.model_config["allow_inf_nan"] is False
+
+
+def _config_line(path: Path) -> int:
+    tree = ast.parse(path.read_text())
+    (strict,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Strict"]
+    return next(n.lineno for n in ast.walk(strict) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "ConfigDict")
+
+
+def test_the_digits_quality_target_lives_in_the_quick_suite_only():
+    from generator.settings import load_settings
+    from runners.suites import load_suite
+
+    entries = yaml.safe_load((ROOT / "generator" / "site_settings.yaml").read_text())["quality_targets"]
+    (digits,) = [e for e in entries if e["dataset"] == "digits"]
+    assert digits["suite"] == "quick" and "target" not in digits and "metric" not in digits
+    digits_benchmarks = [b for b in load_suite("quick").benchmarks if b.dataset.name == "digits"]
+    suite_targets = {(b.quality_target.metric, b.quality_target.value) for b in digits_benchmarks}
+    target = load_settings().quality_target("image-classification", "digits")
+    assert {(target.metric, target.target)} == suite_targets and target.n == 5
+
+
+def test_a_quality_target_from_a_suite_that_cannot_give_one_names_the_entry(tmp_path: Path):
+    from generator.errors import BuildError
+    from generator.settings import load_settings
+
+    bad = tmp_path / "settings.yaml"
+    bad.write_text(
+        "quality_targets:\n"
+        "  - {task: segmentation, dataset: digits, suite: quick, n: 5}\n"
+        "  - {task: image-classification, dataset: digits, suite: nope, n: 5}\n"
+        "  - {task: image-classification, dataset: digits, suite: quick, target: 0.5, n: 5}\n"
+    )
+    with pytest.raises(BuildError) as err:
+        load_settings(bad)
+    assert str(err.value).splitlines() == [
+        f"{bad}: quality_targets[0]: suite 'quick' has no benchmark of task 'segmentation' on dataset 'digits'",
+        f"{bad}: quality_targets[1]: suite 'nope': no such shipped suite",
+        f"{bad}: quality_targets[2]: give either suite or metric and target, not both",
+    ]
+
+
+def test_both_loaders_walk_the_results_roots_the_same_way(tmp_path: Path):
+    from generator.cache import load_results_cached
+    from generator.results import load_results
+
+    root = tmp_path / "results"
+    (root / "a").mkdir(parents=True)
+    for fixture in sorted((DATA / "valid").glob("*.yaml")):
+        shutil.copy(fixture, root / "a" / fixture.name)
+    (root / "a" / "broken.yaml").write_text("schema_version: 1\nrun: [\n")
+    (root / "a" / "link.yaml").symlink_to(DATA / "valid" / "inference.yaml")
+    (root / ".hidden.yaml").write_text("not read")
+    roots = [root, tmp_path / "missing"]
+
+    plain, cached = load_results(roots), load_results_cached(roots, tmp_path / "cache.sqlite")
+    assert plain.files == cached.files == 4  # two valid, one broken, one link (refused, never followed)
+    assert sorted(map(str, plain.problems)) == sorted(map(str, cached.problems))
+    assert {Path(p.path).name for p in plain.problems} == {"broken.yaml", "link.yaml", "missing"}
+    assert [r.source for r in plain.results] == [r.source for r in cached.results] == ["a/convergence.yaml", "a/inference.yaml"]
+    generator_listings = [p.name for p in pipeline_modules() if "iter_result_files(" in p.read_text()]
+    assert generator_listings == ["results.py"]
+
+
+# Moves and links that are not a file written in place, each for its reason.
+NOT_FILE_WRITES = {
+    ("runners/checkpoints.py", "os.replace"): "a whole checkpoint folder renamed into place",
+    ("runners/datasets.py", "staging.rename"): "a prepared dataset folder renamed into place",
+    ("runners/writing.py", "tempfile.mkstemp"): "check_writable's probe, removed at once",
+    ("generator/build.py", "os.link"): "result files linked, not copied, into the data folder",
+}
+
+
+def test_every_file_is_written_atomically_through_one_helper():
+    def hand_rolled(node: ast.AST) -> str | None:
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute) or not isinstance(node.func.value, ast.Name):
+            return None
+        owner, name = node.func.value.id, node.func.attr
+        if owner in ("os", "tempfile"):
+            found = name in ("replace", "rename", "link", "mkstemp")
+        else:
+            found = name in ("rename", "hardlink_to") or (name == "replace" and "tmp" in owner)
+        return f"{owner}.{name}" if found else None
+
+    found = {
+        (str(p.relative_to(ROOT)), call)
+        for p in [*(ROOT / "generator").rglob("*.py"), *(ROOT / "runners").rglob("*.py")]
+        for call in map(hand_rolled, ast.walk(ast.parse(p.read_text())))
+        if call
+    }
+    assert found - NOT_FILE_WRITES.keys() == {("runners/schema.py", "os.replace"), ("runners/schema.py", "os.link")}
+
+
+def test_write_atomic_replaces_whole_or_not_at_all(tmp_path: Path):
+    from runners.schema import atomic_path, write_atomic
+
+    target = tmp_path / "deep" / "page.md"
+    assert write_atomic(target, "first") == target and target.read_text() == "first"
+    write_atomic(target, b"second")
+    assert target.read_bytes() == b"second"
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # like write_text: readable where served from
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("writer died")
+    with pytest.raises(FileExistsError):
+        write_atomic(target, "third", overwrite=False, fsync=True)
+    assert target.read_text() == "second" and sorted(p.name for p in target.parent.iterdir()) == ["page.md"]
+    keras_style = tmp_path / "model.weights.h5"
+    with atomic_path(keras_style) as tmp:
+        assert tmp.name.startswith(".tmp-") and tmp.name.endswith(".weights.h5") and tmp.parent == tmp_path
+        tmp.write_bytes(b"w")
+    assert keras_style.read_bytes() == b"w"
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current

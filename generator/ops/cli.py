@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import sys
-import tempfile
 from pathlib import Path
 
 from generator.errors import BenchsiteError, InvalidResults
@@ -102,12 +100,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def _check_writable(folder: Path, option: str) -> None:
     """Refuse, in one line, a folder where a file cannot be created and written (read-only, full, not a folder)."""
+    from runners.writing import check_writable
+
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder) as probe:
-            probe.write(b"\0" * 4096)
-            probe.flush()
-            os.fsync(probe.fileno())
+        check_writable(folder)
     except OSError as exc:
         raise BenchsiteError(f"{option} {folder} is not writable: {exc.strerror or exc}") from None
 

@@ -18,7 +18,7 @@ from generator.aggregate import Aggregate, BenchmarkAggregate
 from generator.charts import Chart
 from generator.pages import templates
 from generator.settings import Settings, load_settings
-from runners.schema import Problem
+from runners.schema import Problem, write_atomic
 from runners.suites import Benchmark, find_named_suite
 
 
@@ -167,7 +167,4 @@ class PageCache:
 
     def save(self) -> None:
         if self.fresh != self.saved:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.fresh), encoding="utf-8")
-            tmp.replace(self.path)
+            write_atomic(self.path, json.dumps(self.fresh))

@@ -13,7 +13,6 @@ import itertools
 import math
 import os
 import random
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,6 +37,7 @@ from runners.frameworks.base import (
     StepStats,
     UnsupportedPrecision,
 )
+from runners.schema import atomic_path
 
 if TYPE_CHECKING:
     from runners.suites import TrainingSpec
@@ -97,13 +97,6 @@ def _install_test_hook(model: torch.nn.Module) -> None:
             raise RuntimeError("crash inside the model's forward (raised by BENCHSITE_TEST_HOOK=crash)")
 
         model.register_forward_pre_hook(raise_crash)
-
-
-def _temp_path(folder: Path, name: str) -> Path:
-    """A unique temporary file next to ``name``: two runs of one configuration on one machine never share it."""
-    fd, path = tempfile.mkstemp(prefix=f".tmp-{name}-", dir=folder)
-    os.close(fd)
-    return Path(path)
 
 
 @contextlib.contextmanager
@@ -403,10 +396,8 @@ class PyTorchBackend(Backend):
     def save_trained_weights(self, folder: Path, meta: dict[str, Any]) -> None:
         if self.rank != 0:
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = _temp_path(folder, "weights.pt")
-        torch.save(self.model.state_dict(), tmp)
-        os.replace(tmp, folder / "weights.pt")
+        with atomic_path(folder / "weights.pt") as tmp:  # unique per run: two runs of one configuration never share it
+            torch.save(self.model.state_dict(), tmp)
         write_json_atomic(folder / "meta.json", meta)
 
     # --- inference --------------------------------------------------------------

@@ -44,6 +44,7 @@ from runners.frameworks.base import (
     StepStats,
     UnsupportedPrecision,
 )
+from runners.schema import atomic_path
 
 if TYPE_CHECKING:
     from runners.suites import TrainingSpec
@@ -552,11 +553,8 @@ class TensorFlowBackend(Backend):
     def save_trained_weights(self, folder: Path, meta: dict[str, Any]) -> None:
         if self.rank != 0:
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-weights-", dir=folder)) / "model.weights.h5"  # unique per run
-        self.model.save_weights(tmp)
-        os.replace(tmp, folder / "model.weights.h5")
-        tmp.parent.rmdir()
+        with atomic_path(folder / "model.weights.h5") as tmp:  # unique per run, and ends in .weights.h5 as Keras requires
+            self.model.save_weights(tmp)
         write_json_atomic(folder / "meta.json", meta)
 
     def _load_trained_weights(self) -> str | None:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from runners.schema import Mode, SafeLoader, problems_from_validation
+from runners.schema import Mode, SafeLoader, Strict, problems_from_validation
 
 SUITES_DIR = Path(__file__).parent
 
@@ -26,11 +26,7 @@ class SuiteError(Exception):
     """A suite that cannot be found or does not validate."""
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
-
-
-class QualityTarget(_Spec):
+class QualityTarget(Strict):
     metric: str = "top1"
     value: Annotated[float, Field(gt=0)]
 
@@ -38,7 +34,7 @@ class QualityTarget(_Spec):
 LOADERS = ("digits", "imagefolder", "synthetic")
 
 
-class DatasetSpec(_Spec):
+class DatasetSpec(Strict):
     name: str = Field(
         description="The dataset's identity, recorded in every result and matched by the site's quality targets "
         "(e.g. 'imagenet'); 'digits' (bundled with scikit-learn), 'imagefolder' or 'synthetic' also name their loader."
@@ -64,7 +60,7 @@ class DatasetSpec(_Spec):
         return self.loader or self.name
 
 
-class TrainingSpec(_Spec):
+class TrainingSpec(Strict):
     batch_size: Annotated[int, Field(ge=1)]
     optimizer: Literal["sgd", "rmsprop"] = "sgd"
     lr: Annotated[float, Field(gt=0)] = Field(
@@ -101,20 +97,20 @@ class TrainingSpec(_Spec):
         return self.model_dump(mode="json", exclude=unused)
 
 
-class InferenceSpec(_Spec):
+class InferenceSpec(Strict):
     batch_sizes: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
     warmup_iterations: Annotated[int, Field(ge=0)] = 10
     min_iterations: Annotated[int, Field(ge=1)] = 100
     min_time_s: Annotated[float, Field(ge=0)] = 1.0
 
 
-class ThroughputSpec(_Spec):
+class ThroughputSpec(Strict):
     warmup_steps: Annotated[int, Field(ge=1)] = 10
     min_steps: Annotated[int, Field(ge=1)] = 50
     min_time_s: Annotated[float, Field(ge=0)] = 5.0
 
 
-class OptionsSpec(_Spec):
+class OptionsSpec(Strict):
     channels_last: bool = False
     compile: bool = Field(False, description="torch.compile / Keras jit_compile; compile time is recorded apart.")
     cudnn_benchmark: bool = True
@@ -125,7 +121,7 @@ class OptionsSpec(_Spec):
 FrameworkPython = dict[Literal["pytorch", "tensorflow"], str]
 
 
-class Benchmark(_Spec):
+class Benchmark(Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
     title: str
     description: str = Field(description="One paragraph shown on the model's page.")
@@ -174,7 +170,7 @@ class Benchmark(_Spec):
         return self.model_copy(update={"throughput": throughput, "inference": inference})
 
 
-class Suite(_Spec):
+class Suite(Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
     description: str
     python: FrameworkPython = Field({}, description="Default interpreter per framework for every benchmark of the suite.")
