@@ -86,8 +86,7 @@ def _latency(percentile: str) -> Callable[[Result], list[tuple[str, float, Seque
         if result.inference is None:
             return []
         return [
-            (f"batch {p.batch_size}", getattr(p.latency_ms, percentile), tuple(p.latency_samples() or ()))
-            for p in result.inference.results
+            (f"batch {p.batch_size}", getattr(p.latency_ms, percentile), tuple(p.latency_samples() or ())) for p in result.inference.results
         ]
 
     return observe
