@@ -327,6 +327,7 @@ def docs_files(pages: list[Page], charts: dict[str, dict[str, Chart]]) -> dict[s
     """Return every file of the docs folder (the data aside) as relative path -> content (or the file to copy it from)."""
     files: dict[str, bytes | Path] = {page.path: page.markdown.encode() for page in pages}
     files |= {chart.path: chart.svg.encode() for mine in charts.values() for chart in mine.values()}
+    files |= {chart.live_path: chart.live_script().encode() for mine in charts.values() for chart in mine.values() if chart.spec}
     files |= {f"assets/{p.relative_to(ASSETS_DIR).as_posix()}": p for p in sorted(ASSETS_DIR.rglob("*")) if p.is_file()}
     return files
 

@@ -1,4 +1,5 @@
-"""Charts: Altair specs rendered to SVG at build time by vl-convert (no network, no JavaScript)."""
+"""Charts: Altair specs rendered to SVG at build time by vl-convert (no network), and the same specs for the site's own
+Vega-Embed, which draws them interactively (tooltips, zoom on history) over the SVG when JavaScript runs."""
 
 from __future__ import annotations
 
@@ -41,6 +42,15 @@ class Chart:
     alt: str
     caption: str
     svg: str
+    spec: str = ""  # the Vega-Lite spec, JSON: what the site's own Vega-Embed draws interactively over the SVG
+
+    @property
+    def live_path(self) -> str:
+        """charts/<name>.vl.js beside charts/<name>.svg: a script (so it loads from file:// too) that hands over the spec."""
+        return self.path.removesuffix(".svg") + ".vl.js"
+
+    def live_script(self) -> str:
+        return f"(window.benchsiteCharts = window.benchsiteCharts || {{}})[{json.dumps(self.path)}] = {self.spec};\n"
 
 
 class SvgCache:
@@ -57,8 +67,8 @@ class SvgCache:
         self.used: set[str] = set()
         self.pending: dict[str, dict[str, Any]] = {}
 
-    def render(self, chart: alt.TopLevelMixin) -> str:
-        spec = chart.to_dict(validate=False)  # the same dict; vl-convert still refuses a bad spec
+    def render(self, spec: dict[str, Any]) -> str:
+        """The SVG of a Vega-Lite spec (an Altair chart's ``to_dict``), or a placeholder until ``finish``."""
         key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode() + vl_convert.__version__.encode()).hexdigest()
         self.used.add(key)
         cached = self.folder / f"{key}.svg" if self.folder else None
@@ -177,7 +187,35 @@ class ChartSpec:
     chart: alt.TopLevelMixin
 
     def render(self, svg: SvgCache) -> Chart:
-        return Chart(self.path, self.kind, self.group, self.alt, self.caption, svg.render(self.chart))
+        spec = self.chart.to_dict(validate=False)  # vl-convert still refuses a bad spec
+        live = json.dumps(spec, separators=(",", ":"), sort_keys=True)
+        return Chart(self.path, self.kind, self.group, self.alt, self.caption, svg.render(spec), live)
+
+
+def run_fields(loaded: Any, n: int = 1) -> dict[str, Any]:
+    """What a chart's tooltip says about the run behind a point: its id, start, versions, and how many runs it stands for."""
+    result = loaded.result
+    drivers = sorted({d.driver_version for d in result.environment.accelerators.devices})
+    return {
+        "run": result.run.id,
+        "date": f"{result.run.started_utc:%Y-%m-%d %H:%M} UTC",
+        "n": n,
+        "versions": f"{result.run.framework} {result.run.framework_version}, driver {', '.join(drivers) or 'none (CPU run)'}",
+    }
+
+
+def _tooltip(x: alt.X, y: alt.Y) -> list[alt.Tooltip]:
+    """A point's tooltip: its line, x and y as the axes name them, and the run behind it (``run_fields``)."""
+    xd, yd = x.to_dict(), y.to_dict()
+    return [
+        alt.Tooltip("line:N", title="line"),
+        alt.Tooltip(xd["field"], type=xd["type"], title=xd.get("title", xd["field"])),
+        alt.Tooltip(yd["field"], type=yd["type"], title=yd.get("title", yd["field"]), format=",.4~g"),
+        alt.Tooltip("n:Q", title="runs"),
+        alt.Tooltip("run:N", title="run id"),
+        alt.Tooltip("date:N", title="started"),
+        alt.Tooltip("versions:N", title="versions"),
+    ]
 
 
 def _legend(**kwargs: Any) -> alt.Legend:
@@ -205,7 +243,8 @@ def line_figure(
         x=x, y=y, color=alt.Color("framework:N", title="framework", legend=_legend()), detail=alt.Detail("line:N")
     )
     lines = base.mark_line().encode(strokeDash=alt.StrokeDash(f"{series}:N", title=None, legend=_legend(symbolStrokeWidth=2)))
-    chart = alt.layer(lines, base.mark_point(filled=True, size=25), title=title).properties(width=WIDTH, height=HEIGHT)
+    points = base.mark_point(filled=True, size=25).encode(tooltip=_tooltip(x, y))
+    chart = alt.layer(lines, points, title=title).properties(width=WIDTH, height=HEIGHT)
     if over := list(over):
         chart.title = alt.Undefined  # the title goes on the outer layer
         chart = alt.layer(chart, *over, title=title)
@@ -245,7 +284,7 @@ def _curve_rows(rows: list[ConvergenceRow], metrics: tuple[str, ...], scale: flo
         for i, loaded in enumerate(row.runs, start=1):
             for metric in metrics:
                 series = f"{row.setup.devices}x {row.setup.precision} {metric} #{i}"
-                curve = loaded.result.training.curve
+                curve, fields = loaded.result.training.curve, run_fields(loaded)
                 step = -(-len(curve) // MAX_CURVE_POINTS_SHOWN)  # every epoch up to the limit, then every step-th
                 points += [
                     {
@@ -254,6 +293,7 @@ def _curve_rows(rows: list[ConvergenceRow], metrics: tuple[str, ...], scale: flo
                         "series": series,
                         "framework": row.setup.framework,
                         "line": f"{row.setup.framework} {series}",
+                        **fields,
                     }
                     for rec in curve[::step]
                     if metric in rec.eval
@@ -326,6 +366,7 @@ def latency_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
                 "percentile": pct,
                 "framework": t.setup.framework,
                 "line": f"{t.setup.framework} {pct}",
+                **run_fields(t.latest),
             }
             for t in tables
             for p in t.latest.result.inference.results
@@ -361,6 +402,7 @@ def throughput_batch_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
                 "precision": f"{t.setup.devices}x {t.setup.precision}",
                 "framework": t.setup.framework,
                 "line": f"{t.setup.framework} {t.setup.devices}x {t.setup.precision}",
+                **run_fields(t.latest),
             }
             for t in tables
             for p in t.latest.result.inference.results
@@ -397,6 +439,7 @@ def scaling_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
                 "precision": r.setup.precision,
                 "framework": r.setup.framework,
                 "line": f"{r.setup.framework} {r.setup.precision}",
+                **run_fields(r.latest, r.samples_per_s.n),
             }
             for r in rows
         ]
@@ -480,9 +523,31 @@ def history_title(series: Any) -> str:
     return f"{setup} · {result.run.mode.value} · {result.dataset.name} {result.dataset.version}"
 
 
+def history_anchor(series: Any, run_id: str) -> str:
+    """The id of a run's row in a history page's table, which a click on its point jumps to."""
+    return f"{series.key}-{run_id}"
+
+
+def _history_fields(series: Any, point: Any) -> dict[str, Any]:
+    """A history point's tooltip fields, and the table row a click opens; a bucket of older runs says what it averages."""
+    if hasattr(point, "points"):
+        first, last = point.points[0].started_utc, point.points[-1].started_utc
+        return {
+            "run": f"{len(point.points)} runs averaged",
+            "date": f"{first:%Y-%m-%d} to {last:%Y-%m-%d}",
+            "n": len(point.points),
+            "versions": "",
+        }
+    fields = run_fields(point.latest, len(point.samples))
+    return fields | {"href": "#" + history_anchor(series, point.latest.result.run.id)}
+
+
 def history_spec(series: Any) -> ChartSpec:
     """Chart one history series (a generator.history.Series) per run, with its noise band; regressions in red."""
-    rows = [{"started": p.started_utc.isoformat(), "value": p.value, "kind": type(p).__name__} for p in series.shown]
+    rows = [
+        {"started": p.started_utc.isoformat(), "value": p.value, "kind": type(p).__name__, **_history_fields(series, p)}
+        for p in series.shown
+    ]
     # every band sets the axis (a small move never fills it), but only a band whose noise was estimated is drawn
     values = [r["value"] for r in rows] + [b.low for b in series.bands] + [b.high for b in series.bands]
     bands = [
@@ -502,19 +567,37 @@ def history_spec(series: Any) -> ChartSpec:
         scale=alt.Scale(domain=[ticks[0], ticks[-1]], zero=False, nice=False),
         axis=alt.Axis(values=ticks, format=_tick_format(ticks)),
     )
-    line = alt.Chart(alt.Data(values=rows)).mark_line(point=True).encode(x=x, y=y)
+    tooltip = [
+        alt.Tooltip("date:N", title="started"),
+        alt.Tooltip("value:Q", title=f"{metric.name} ({metric.unit})", format=",.4~g"),
+        alt.Tooltip("n:Q", title="samples"),
+        alt.Tooltip("run:N", title="run id"),
+        alt.Tooltip("versions:N", title="versions"),
+    ]
+    zoom = alt.selection_interval(name="zoom", bind="scales", encodings=["x"])  # drag to pan, wheel to zoom the time axis
+    line = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_line(point=True, clip=True)  # clipped to the plot when zoomed or panned
+        .encode(x=x, y=y, tooltip=tooltip, href=alt.Href("href:N"))
+        .add_params(zoom)
+    )
     layers = [line]
     if bands:
         band = (
             alt.Chart(alt.Data(values=bands))
-            .mark_rect(color="#9e9e9e", opacity=0.25)
+            .mark_rect(color="#9e9e9e", opacity=0.25, clip=True)
             .encode(x=alt.X("from:T", title="run started (UTC)", scale=x_scale, axis=x_axis), x2="to:T", y=alt.Y("low:Q"), y2="high:Q")
         )
-        level = alt.Chart(alt.Data(values=bands)).mark_rule(color="#757575", strokeDash=[2, 2]).encode(x="from:T", x2="to:T", y="mean:Q")
+        level = (
+            alt.Chart(alt.Data(values=bands))
+            .mark_rule(color="#757575", strokeDash=[2, 2], clip=True)
+            .encode(x="from:T", x2="to:T", y="mean:Q")
+        )
         layers = [band, level, line]
     marks = [{"started": r.after.started_utc.isoformat()} for r in series.regressions]
     if marks:
-        layers.append(alt.Chart(alt.Data(values=marks)).mark_rule(color="#c62828", strokeDash=[4, 4]).encode(x="started:T"))
+        regression = alt.Chart(alt.Data(values=marks)).mark_rule(color="#c62828", strokeDash=[4, 4], clip=True)
+        layers.append(regression.encode(x="started:T"))
     chart = alt.layer(*layers, title=_title(f"{metric.name} per run", history_title(series))).properties(width=WIDTH, height=HEIGHT)
     noise = (
         "The grey band is the noise around each level (the dotted line): a move inside it is not a change. "
