@@ -10,7 +10,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
@@ -73,13 +73,16 @@ def build(
     strict: bool = False,
     work_dir: Path | None = None,
     source_url: str | None = None,
+    added_in: Callable[[LoadedResult], str | None] | None = None,
 ) -> Path:
     """Generate the docs folder from result files, build it with mkdocs and return site_dir/index.html."""
     site_dir = Path(site_dir).resolve()
     work_dir = Path(work_dir or default_work_dir(site_dir)).resolve()
     phases = Phases()
     data_dir = work_dir / "data"
-    config = generate(results, site_dir, strict=strict, work_dir=work_dir, phases=phases, source_url=source_url, data_dir=data_dir)
+    config = generate(
+        results, site_dir, strict=strict, work_dir=work_dir, phases=phases, source_url=source_url, data_dir=data_dir, added_in=added_in
+    )
     index = site_dir / "index.html"
     built = SiteStamp(work_dir / "cache" / "site.json", config, index)
     if built.current():
@@ -168,6 +171,7 @@ def generate(
     phases: Phases | None = None,
     source_url: str | None = None,
     data_dir: Path | None = None,
+    added_in: Callable[[LoadedResult], str | None] | None = None,
 ) -> Path:
     """Write the docs folder and its mkdocs.yml into work_dir (default: build/); return the config path.
 
@@ -178,7 +182,9 @@ def generate(
     The data (downloads, schema and, without ``source_url``, a copy of every result file) goes to
     ``data_dir``, outside mkdocs: to be put at the site's data/ after mkdocs ran. Without a ``data_dir``
     it goes into the docs folder's data/, for `mkdocs serve`. ``source_url`` is a template of each
-    result's source link, e.g. ``https://github.com/ORG/REPO/blob/{commit}/results/{path}``.
+    result's source link, e.g. ``https://github.com/ORG/REPO/blob/{commit}/results/{path}``. ``added_in``
+    names the commit of the results repository that added a result file (the operations pass a git lookup),
+    so each regression also shows the commit range between its run before and after.
     """
     work_dir = Path(work_dir or default_work_dir(site_dir)).resolve()
     results = [Path(r) for r in results]
@@ -193,7 +199,7 @@ def generate(
         return work_dir / "mkdocs.yml"
     from generator.aggregate import aggregate
     from generator.charts import render_charts
-    from generator.history import FEED_PATH, atom_feed, history
+    from generator.history import FEED_PATH, atom_feed, history, locate_commits
     from generator.pages.base import PageCache, model_title, suite_benchmark
     from generator.pages.site import large_folders, nav, render_pages
     from generator.settings import load_settings
@@ -206,6 +212,8 @@ def generate(
         agg = aggregate(report.results)
     with phase("history"):
         nightly = history(agg, settings.history)
+        if added_in is not None:
+            locate_commits(nightly, added_in)
     with phase("charts"):
         charts = render_charts(agg, work_dir / "cache" / "charts", nightly)
     data_root = "../data/" if versioned else "data/"

@@ -23,6 +23,7 @@ import ruptures
 from scipy import stats
 
 from generator.aggregate import Aggregate, BenchmarkAggregate, accelerator_name, driver_version, power_limit, slugify
+from generator.changes import Change, what_changed
 from generator.results import LoadedResult
 from generator.settings import HistorySettings
 from runners.schema import Mode, Result, Status
@@ -145,6 +146,20 @@ class Regression:
     mean_before: float
     mean_after: float
     p_value: float
+    results_range: tuple[str, str] | None = None  # commits of the results repository that added the runs before and after
+
+    @property
+    def changes(self) -> list[Change]:
+        """What differs between the run before and the run after: packages, driver, power limit, dataset, commit, config."""
+        return what_changed(self.before.latest.result, self.after.latest.result)
+
+    @property
+    def what_changed(self) -> list[str]:
+        """One line per difference, and the results repository's commit range; 'nothing recorded differs' when none."""
+        lines = [str(c) for c in self.changes] or ["nothing recorded differs"]
+        if self.results_range:
+            lines.append(f"results commits {self.results_range[0][:12]}..{self.results_range[1][:12]}")
+        return lines
 
     @property
     def change(self) -> float:
@@ -371,6 +386,13 @@ def _feed_href(href: str) -> str:
     return href if "://" in href else f"../{href}"
 
 
+def locate_commits(found: History, added_in: Callable[[LoadedResult], str | None]) -> None:
+    """Give each regression the commits of the results repository that added its run before and its run after."""
+    for r in found.regressions:
+        before, after = added_in(r.before.latest), added_in(r.after.latest)
+        r.results_range = (before, after) if before and after else None
+
+
 def atom_feed(found: History, title_of: Callable[[BenchmarkAggregate], str], links: dict[str, str], updated: datetime | None) -> bytes:
     """Return the Atom feed of the newest regressions, each with the run before and after; links relative to the feed."""
     feed = ET.Element("feed", xmlns=ATOM)
@@ -396,7 +418,7 @@ def atom_feed(found: History, title_of: Callable[[BenchmarkAggregate], str], lin
             f"Run after: {after.result.run.id} ({_iso(after.result.run.started_utc)}, driver {driver_version(after.result) or 'none'}, "
             f"{after.result.run.framework} {after.result.run.framework_version})."
         )
-        ET.SubElement(entry, "summary").text = summary
+        ET.SubElement(entry, "summary").text = summary + " What changed: " + "; ".join(r.what_changed) + "."
         for rel, loaded in (("related", before), ("related", after)):
             ET.SubElement(entry, "link", rel=rel, type="application/yaml", href=_feed_href(links[str(loaded.path)]))
     return ('<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode")).encode()

@@ -208,7 +208,7 @@ def test_charts_exist_and_are_embedded_with_alt_text_and_caption(built):
     ):
         assert (site / "charts" / name).read_text(encoding="utf-8").startswith("<svg")
         figure = re.search(
-            rf'<figure class="benchsite-chart">\s*<img src="\.\./charts/{name}" alt="([^"]+)".*?<figcaption>(.+?)</figcaption>',
+            rf'<figure class="benchsite-chart"[^>]*>\s*<img src="\.\./charts/{name}" alt="([^"]+)".*?<figcaption>(.+?)</figcaption>',
             digits,
             re.S,
         )

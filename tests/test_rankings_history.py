@@ -5,6 +5,8 @@ import io
 import math
 import random
 import re
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -232,11 +234,46 @@ def test_regressions_page_and_feed_name_the_runs_before_and_after(built):
     assert all((site / "feeds" / link.get("href")).resolve().is_file() for e in entries for link in e.findall("a:link", ns))
 
 
+def test_a_regression_says_what_changed_between_its_runs_on_the_page_and_in_the_feed(built):
+    site, _ = built
+    rows = body_rows(page(site, "regressions.html"))
+    assert len(rows) == 2 and {r[9] for r in rows} == {"torch 2.14.1 → 2.15.0"}  # the planted change point's only difference
+    history_page = next(p for p in (site / "history").glob("*.html") if "1x NVIDIA A100" in p.read_text(encoding="utf-8"))
+    assert "what changed: torch 2.14.1 → 2.15.0" in history_page.read_text(encoding="utf-8")
+    feed = ET.fromstring((site / "feeds" / "regressions.xml").read_bytes())
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    summaries = [entry.find("a:summary", ns).text for entry in feed.findall("a:entry", ns)]
+    assert len(summaries) == 2 and all(text.endswith(" What changed: torch 2.14.1 → 2.15.0.") for text in summaries)
+
+
+def test_a_regression_names_the_results_commits_between_its_runs(tmp_path):
+    """With the results in git, the commits that added the run before and the run after, as the operations look them up."""
+    from generator.ops.gitops import added_in
+
+    repo = tmp_path / "results"
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    commits = []
+    for wanted in (lambda n: n <= 27, lambda n: n > 27):  # the nights before the change point, then the rest
+        for path in sorted((DATA / "history").rglob("hist-*.yaml")):
+            if wanted(int(path.stem.rsplit("-", 1)[1])):
+                target = repo / path.relative_to(DATA / "history")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+        subprocess.run([*git, "add", "."], check=True)
+        subprocess.run([*git, "commit", "-qm", "nights"], check=True)
+        commits.append(subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip())
+    with contextlib.redirect_stderr(io.StringIO()):
+        config = generate([repo], tmp_path / "site", work_dir=tmp_path / "build", added_in=added_in)
+    text = (config.parent / "docs" / "regressions.md").read_text(encoding="utf-8")
+    assert text.count(f"results commits {commits[0][:12]}..{commits[1][:12]}") == 2
+
+
 def test_history_page_has_a_chart_and_a_table_per_metric(built):
     site, _ = built
     pages = sorted((site / "history").glob("*.html"))
     planted = next(p.read_text(encoding="utf-8") for p in pages if "1x NVIDIA A100" in p.read_text(encoding="utf-8"))
-    assert planted.count('<figure class="benchsite-chart">') == 2 and "1 regression(s)" in planted
+    assert planted.count('<figure class="benchsite-chart"') == 2 and "1 regression(s)" in planted
     assert len(body_rows(planted[planted.index("<table") :])) == 40  # every night of the series
 
 

@@ -86,10 +86,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from generator.build import build
+    from generator.ops.gitops import added_in
 
     _check_writable(args.site_dir, "--site-dir")
     try:
-        site_index = build(args.results, args.site_dir, strict=args.strict, work_dir=args.build_dir, source_url=args.source_url)
+        site_index = build(
+            args.results, args.site_dir, strict=args.strict, work_dir=args.build_dir, source_url=args.source_url, added_in=added_in
+        )
     except OSError as exc:  # a disk that fills up while the site is written
         raise BenchsiteError(f"cannot write {exc.filename or args.site_dir}: {exc.strerror or exc}") from None
     except sqlite3.OperationalError as exc:  # the parse cache in the build folder, beside the site, on the same full disk

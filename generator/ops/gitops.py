@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from generator.errors import BenchsiteError
+from generator.results import LoadedResult
 
 
 class GitError(BenchsiteError):
@@ -53,3 +54,9 @@ def push_with_rebase(
         git(repo, "pull", "--rebase", "--quiet", remote, branch)
         time.sleep(backoff_s * attempt)
     raise GitError(f"could not push {branch} to {remote} after {attempts} attempts; the results are committed locally")
+
+
+def added_in(loaded: LoadedResult) -> str | None:
+    """The commit that added a result file to its git repository, or None (not in git, or not committed yet)."""
+    proc = git(loaded.path.parent, "log", "--diff-filter=A", "--format=%H", "-1", "--", loaded.path.name, check=False)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None

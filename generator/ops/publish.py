@@ -12,7 +12,7 @@ from pathlib import Path
 
 from generator.build import generate
 from generator.errors import BuildError
-from generator.ops.gitops import git
+from generator.ops.gitops import added_in, git
 
 MKDOCS_ENV = {"NO_MKDOCS_2_WARNING": "1"}
 MIKE = [sys.executable, "-c", "import sys; from mike.driver import main; sys.exit(main())"]  # mike has no __main__
@@ -38,7 +38,14 @@ def publish(
     work_dir = repo / "build"
     data_dir = work_dir / "data"
     config = generate(
-        results, work_dir / "site", strict=strict, work_dir=work_dir, versioned=True, source_url=source_url, data_dir=data_dir
+        results,
+        work_dir / "site",
+        strict=strict,
+        work_dir=work_dir,
+        versioned=True,
+        source_url=source_url,
+        data_dir=data_dir,
+        added_in=added_in,
     )
     options = ["--config-file", str(config), "--update-aliases", "--remote", remote, "--branch", branch]
     options += ["--message", f"Publish benchsite {version}"]
