@@ -126,3 +126,16 @@ def assert_stored_latencies(point: Any) -> None:
     if len(samples) == point.sample_count:  # all of them: the same extremes and mean, to their rounding
         assert (min(samples), max(samples)) == (pytest.approx(lat.min, rel=1e-3), pytest.approx(lat.max, rel=1e-3))
         assert sum(samples) / len(samples) == pytest.approx(lat.mean, rel=1e-3)
+
+
+@pytest.fixture(scope="session")
+def ranked_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The fixture site with the rankings and history fixtures, built once: (site dir, work dir)."""
+    from sitepages import ROOTS
+
+    from generator.build import build
+
+    tmp = tmp_path_factory.mktemp("ranked")
+    with contextlib.redirect_stderr(io.StringIO()):
+        build(ROOTS, tmp / "site", work_dir=tmp / "build")
+    return tmp / "site", tmp / "build"

@@ -17,7 +17,7 @@ import yaml
 
 import generator.cache
 import runners.schema
-from generator.build import build
+from generator.build import build, generate
 from generator.cache import load_results_cached
 from generator.charts import to_svg
 from generator.errors import InvalidResults
@@ -391,3 +391,11 @@ def test_mike_deploys_the_generated_tree(built, tmp_path):
     tree = subprocess.run([*git, "ls-tree", "-r", "--name-only", "gh-pages"], capture_output=True, text=True, check=True).stdout
     assert "nightly/index.html" in tree and "nightly/performance.html" in tree
     assert "nightly/data/" not in tree  # the data is published once, beside the versions (tests/test_scale.py)
+
+
+def test_only_a_versioned_build_turns_on_the_mike_version_selector(tmp_path):
+    with contextlib.redirect_stderr(io.StringIO()):
+        plain = generate([DATA / "valid"], tmp_path / "site", work_dir=tmp_path / "plain")
+        versioned = generate([DATA / "valid"], tmp_path / "site", work_dir=tmp_path / "versioned", versioned=True)
+    assert "extra" not in yaml.safe_load(plain.read_text(encoding="utf-8"))
+    assert yaml.safe_load(versioned.read_text(encoding="utf-8"))["extra"]["version"]["provider"] == "mike"
