@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runners import __version__
 from runners.environment import allowlisted_env, git_state, host_facts, package_versions, redact
+from runners.registry import get_framework
 from runners.schema import (
     MAX_ERROR_CHARS,
     Accelerators,
@@ -34,12 +35,6 @@ from runners.schema import (
 )
 from runners.suites import Benchmark, config_hash
 from runners.writing import recorded_path
-
-FRAMEWORK_PACKAGES = {
-    "pytorch": ("torch", "torchvision", "timm", "numpy", "pillow", "nvidia-ml-py"),
-    "tensorflow": ("tensorflow", "tensorflow-cpu", "keras", "numpy", "nvidia-ml-py"),
-}
-FRAMEWORK_DISTRIBUTION = {"pytorch": "torch", "tensorflow": "tensorflow"}
 
 
 class RunSpec(BaseModel):
@@ -82,7 +77,7 @@ class RunSpec(BaseModel):
 
 def framework_version(framework: str) -> str:
     """Installed version of the framework's main distribution, or 'not installed'."""
-    for name in (FRAMEWORK_DISTRIBUTION.get(framework, framework), f"{framework}-cpu"):
+    for name in get_framework(framework).versioned_by:
         try:
             return metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -95,7 +90,7 @@ def capture_environment(spec: RunSpec, device: str, accelerators: Accelerators) 
     return Environment(
         host=host_facts(),
         python_version=sys.version.split()[0],
-        packages=package_versions(FRAMEWORK_PACKAGES.get(spec.framework, ())),
+        packages=package_versions(get_framework(spec.framework).packages),
         device=device,
         accelerators=accelerators,
         launch=spec.launch,

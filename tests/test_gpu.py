@@ -116,7 +116,7 @@ def test_compile_records_its_time_and_runs_compiled_graphs(tmp_path: Path):
 
     torch._dynamo.reset()
     backend = make_backend("gpu-compiled", "inference", "fp32", tmp_path)
-    section = get_mode("inference")(backend, progress=lambda line: None)["inference"]
+    section = get_mode("inference")(backend, progress=lambda line: None).inference
     assert section.options["compile"] is True and section.compile_time_s > 0
     assert isinstance(backend.forward_model, torch._dynamo.eval_frame.OptimizedModule)
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1
