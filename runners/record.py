@@ -6,11 +6,13 @@ of a run that crashed or timed out, so every run ends in a result.
 
 from __future__ import annotations
 
+import argparse
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,10 +39,79 @@ from runners.suites import Benchmark, config_hash
 from runners.writing import recorded_path
 
 
-class RunSpec(BaseModel):
-    """Everything a worker needs to run one benchmark in one mode and precision."""
+@dataclass(frozen=True)
+class Option:
+    """How ``benchsite run`` offers a RunOptions field (its flag and argparse's keywords), and whether provenance records it."""
+
+    flag: str
+    argparse: tuple[tuple[str, Any], ...] = ()
+    provenance: bool = False
+
+
+def option(flag: str, provenance: bool = False, **argparse_kwargs: Any) -> Option:
+    return Option(flag, tuple(argparse_kwargs.items()), provenance)
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a number > 0 and <= 1."""
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= 1, got {value}")
+    return value
+
+
+class RunOptions(BaseModel):
+    """The options of ``benchsite run`` that reach every run unchanged: defined once, here.
+
+    A field with an :class:`Option` becomes a ``benchsite run`` option (help: its
+    description), travels in the RunRequest and every RunSpec, and with
+    ``provenance=True`` is recorded in the result's provenance under its name.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    results_dir: Annotated[Path, option("--results", type=Path, metavar="DIR")] = Field(
+        Path("results"), description="folder to write result files into (default: results)"
+    )
+    data_dir: Annotated[Path | None, option("--data", type=Path, metavar="DIR")] = Field(
+        None, description="an ImageNet-style image folder (train/<class>/*, val/<class>/*) for suites that need one"
+    )
+    cache_dir: Path | None = Field(None, description="Prepared datasets, checkpoints, logs (default: ~/.cache/benchsite).")
+    device: Annotated[str, option("--device")] = Field(
+        "auto", description="auto (cuda if available, else cpu), cpu or cuda (default: auto)"
+    )
+    synthetic: Annotated[bool, option("--synthetic", action="store_true")] = Field(
+        False, description="time on-device random tensors instead of a dataset (throughput/inference)"
+    )
+    resume: Annotated[bool, option("--resume", action="store_true")] = Field(
+        False, description="continue a killed convergence run from its last checkpoint"
+    )
+    window_scale: Annotated[float | None, option("--window-scale", provenance=True, type=fraction, metavar="F")] = Field(
+        None,
+        description="measure throughput/inference windows shortened to this fraction (0 < F <= 1), for a quick check;"
+        " recorded in provenance",
+    )
+    verbose: Annotated[bool, option("--verbose", action="store_true")] = Field(
+        False, description="show library messages live too (they always go to each run's log file)"
+    )
+    command: list[str] = Field([], description="The command line that started the runs, recorded in provenance.")
+
+    @classmethod
+    def cli_options(cls) -> dict[str, Option]:
+        """Each field offered on the command line, by field name."""
+        return {name: m for name, f in cls.model_fields.items() for m in f.metadata if isinstance(m, Option)}
+
+    def run_options(self) -> dict[str, Any]:
+        """The values of RunOptions' fields (also on a subclass, for handing on to another)."""
+        return {name: getattr(self, name) for name in RunOptions.model_fields}
+
+    def recorded_options(self) -> dict[str, Any]:
+        """The options provenance records, by name."""
+        return {name: getattr(self, name) for name, opt in self.cli_options().items() if opt.provenance}
+
+
+class RunSpec(RunOptions):
+    """Everything a worker needs to run one benchmark in one mode and precision: the run options, then the plan's."""
 
     run_id: str
     suite: str
@@ -50,16 +121,7 @@ class RunSpec(BaseModel):
     precision: str
     seed: int
     repeat: Repeat
-    results_dir: Path
-    data_dir: Path | None = None
-    cache_dir: Path | None = None
-    device: str = "auto"
-    synthetic: bool = Field(False, description="On-device random tensors instead of the dataset (throughput only).")
-    resume: bool = False
-    command: list[str]
-    window_scale: float | None = Field(None, description="Fraction of the suite's throughput/inference windows to measure.")
     launch: Launch = Launch(engine="local")
-    verbose: bool = Field(False, description="Show the workers' stderr (library messages) on the console, not only in the log.")
     log_path: Path | None = Field(None, description="The run's log file; set by the launcher.")
 
     def resolved_config(self) -> dict[str, Any]:
@@ -108,7 +170,7 @@ def provenance(spec: RunSpec) -> Provenance:
         command=[redact(arg) for arg in spec.command],
         config_hash=config_hash(spec.resolved_config()),
         seed=spec.seed,
-        window_scale=spec.window_scale,
+        **spec.recorded_options(),
     )
 
 

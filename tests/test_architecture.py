@@ -103,3 +103,56 @@ def test_a_framework_needs_no_edit_of_benchsites_lists(tmp_path: Path):
     assert names == ["pytorch", "tensorflow", "numpy-ref"] and implemented == ["numpy-ref"] and allowed == names
     with pytest.raises(SuiteError, match=r"implementations\.numpy-ref.*'pytorch' or 'tensorflow'"):
         load_suite(TOY_SUITE)  # this interpreter does not have the toy installed: a clear error, not a crash
+
+
+# --- runners: a run option and a GPU telemetry field are each defined once (issue #15) ---------------------------
+
+
+def test_a_run_option_is_defined_once_on_the_spec_type_and_reaches_every_run_and_the_record():
+    from generator.cli import build_parser
+    from runners.launch import RunRequest, plan_runs
+    from runners.record import RunOptions, provenance
+
+    (commands,) = [a for a in build_parser()._actions if a.dest == "command"]
+    offered = {a.dest: a for a in commands.choices["run"]._actions}
+    for name, opt in RunOptions.cli_options().items():  # the CLI's option comes from the field: flag, help, default
+        action = offered[name]
+        field = RunOptions.model_fields[name]
+        assert (action.option_strings, action.help, action.default) == ([opt.flag], field.description, field.default)
+    chosen = {
+        "results_dir": Path("/r"),
+        "data_dir": Path("/d"),
+        "cache_dir": Path("/c"),
+        "device": "cpu",
+        "synthetic": True,
+        "resume": True,
+        "window_scale": 0.5,
+        "verbose": True,
+        "command": ["benchsite", "run"],
+    }
+    assert set(chosen) == set(RunOptions.model_fields)  # a new option must be added here, and nowhere else in benchsite
+    specs = plan_runs(load_suite("nightly-gpu"), RunRequest(suite="nightly-gpu", modes=["throughput"], **chosen))
+    assert specs and all(spec.run_options() == chosen for spec in specs)
+    assert provenance(specs[0]).window_scale == 0.5  # provenance=True: recorded under its own name
+
+
+def test_every_gpu_telemetry_field_comes_from_one_nvml_reading():
+    from runners.schema import GpuTelemetry
+    from runners.telemetry.nvml import READINGS
+
+    summarised = [name for reading in READINGS for name, _ in reading.summaries]
+    assert sorted(summarised) == sorted(set(GpuTelemetry.model_fields) - {"index", "samples", "interval_s"})
+
+
+def test_each_launcher_is_found_by_engine_and_brings_its_own_options():
+    from generator.cli import build_parser
+    from runners.registry import get_framework, get_launcher, launch_engines, launchers
+
+    assert launch_engines() == ("local", "torchrun", "tf-distribute", "slurm")
+    assert [launcher.engine for launcher in launchers()] == ["local", "torchrun", "tf-distribute"]
+    assert get_launcher(get_framework("pytorch").launcher).engine == "torchrun"
+    args = build_parser().parse_args(["run", "--nproc-per-node", "4", "--tf-workers", "2"])
+    configs = [config for launcher in launchers() if (config := launcher.config(args)) is not None]
+    assert [(c.engine, c.launch.world_size) for c in configs] == [("torchrun", 4), ("tf-distribute", 2)]
+    with pytest.raises(ValueError, match="no launcher for engine 'slurm'"):
+        get_launcher("slurm")  # recorded by the sbatch template's runs, started outside benchsite

@@ -156,7 +156,7 @@ def test_torchrun_world_size_one_trains_with_ddp_over_nccl(tmp_path: Path, monke
         results_dir=tmp_path,
         device="cuda",
         synthetic=True,
-        torchrun=TorchrunConfig(nproc_per_node=1),
+        launchers=(TorchrunConfig(nproc_per_node=1),),
         command=["pytest", "tests/test_gpu.py"],
     )
     lines: list[str] = []
