@@ -20,7 +20,8 @@ def _answer(name: str, device: str) -> dict[str, str]:
     framework = get_framework(name)
     missing = [module for module in framework.modules if importlib.util.find_spec(module) is None]
     if missing:
-        return {"error": f"not installed: {', '.join(missing)} (pip install -e '.[{framework.extra}]')"}
+        hint = f" (pip install -e '.[{framework.extra}]')" if framework.extra else ""
+        return {"error": f"not installed: {', '.join(missing)}{hint}"}
     if not device.startswith("cuda"):
         return {"device": device}
     return {"device": framework.load_backend().resolve_device(device)}
