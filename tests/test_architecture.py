@@ -156,3 +156,15 @@ def test_each_launcher_is_found_by_engine_and_brings_its_own_options():
     assert [(c.engine, c.launch.world_size) for c in configs] == [("torchrun", 4), ("tf-distribute", 2)]
     with pytest.raises(ValueError, match="no launcher for engine 'slurm'"):
         get_launcher("slurm")  # recorded by the sbatch template's runs, started outside benchsite
+
+
+def test_the_registries_import_no_backend_and_no_launcher():
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, runners.registry; print(' '.join(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout.split()
+    assert [name for name in loaded if name.startswith("runners.")] == ["runners.registry"]
+    assert not {name.split(".")[0] for name in loaded} & {*HEAVY, "pydantic", "numpy"}
