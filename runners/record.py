@@ -6,16 +6,19 @@ of a run that crashed or timed out, so every run ends in a result.
 
 from __future__ import annotations
 
+import argparse
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from runners import __version__
 from runners.environment import allowlisted_env, git_state, host_facts, package_versions, redact
+from runners.registry import get_framework
 from runners.schema import (
     MAX_ERROR_CHARS,
     SCHEMA_VERSION,
@@ -37,15 +40,78 @@ from runners.schema import (
 from runners.suites import Benchmark, config_hash
 from runners.writing import recorded_path
 
-FRAMEWORK_PACKAGES = {
-    "pytorch": ("torch", "torchvision", "timm", "numpy", "pillow", "nvidia-ml-py"),
-    "tensorflow": ("tensorflow", "tensorflow-cpu", "keras", "numpy", "nvidia-ml-py"),
-}
-FRAMEWORK_DISTRIBUTION = {"pytorch": "torch", "tensorflow": "tensorflow"}
+
+@dataclass(frozen=True)
+class Option:
+    """How ``benchsite run`` offers a RunOptions field (its flag and argparse's keywords), and whether provenance records it."""
+
+    flag: str
+    argparse: tuple[tuple[str, Any], ...] = ()
+    provenance: bool = False
 
 
-class RunSpec(Strict):
-    """Everything a worker needs to run one benchmark in one mode and precision."""
+def option(flag: str, provenance: bool = False, **argparse_kwargs: Any) -> Option:
+    return Option(flag, tuple(argparse_kwargs.items()), provenance)
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a number > 0 and <= 1."""
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= 1, got {value}")
+    return value
+
+
+class RunOptions(Strict):
+    """The options of ``benchsite run`` that reach every run unchanged: defined once, here.
+
+    A field with an :class:`Option` becomes a ``benchsite run`` option (help: its
+    description), travels in the RunRequest and every RunSpec, and with
+    ``provenance=True`` is recorded in the result's provenance under its name.
+    """
+
+    results_dir: Annotated[Path, option("--results", type=Path, metavar="DIR")] = Field(
+        Path("results"), description="folder to write result files into (default: results)"
+    )
+    data_dir: Annotated[Path | None, option("--data", type=Path, metavar="DIR")] = Field(
+        None, description="an ImageNet-style image folder (train/<class>/*, val/<class>/*) for suites that need one"
+    )
+    cache_dir: Path | None = Field(None, description="Prepared datasets, checkpoints, logs (default: ~/.cache/benchsite).")
+    device: Annotated[str, option("--device")] = Field(
+        "auto", description="auto (cuda if available, else cpu), cpu or cuda (default: auto)"
+    )
+    synthetic: Annotated[bool, option("--synthetic", action="store_true")] = Field(
+        False, description="time on-device random tensors instead of a dataset (throughput/inference)"
+    )
+    resume: Annotated[bool, option("--resume", action="store_true")] = Field(
+        False, description="continue a killed convergence run from its last checkpoint"
+    )
+    window_scale: Annotated[float | None, option("--window-scale", provenance=True, type=fraction, metavar="F")] = Field(
+        None,
+        description="measure throughput/inference windows shortened to this fraction (0 < F <= 1), for a quick check;"
+        " recorded in provenance",
+    )
+    verbose: Annotated[bool, option("--verbose", action="store_true")] = Field(
+        False, description="show library messages live too (they always go to each run's log file)"
+    )
+    command: list[str] = Field([], description="The command line that started the runs, recorded in provenance.")
+
+    @classmethod
+    def cli_options(cls) -> dict[str, Option]:
+        """Each field offered on the command line, by field name."""
+        return {name: m for name, f in cls.model_fields.items() for m in f.metadata if isinstance(m, Option)}
+
+    def run_options(self) -> dict[str, Any]:
+        """The values of RunOptions' fields (also on a subclass, for handing on to another)."""
+        return {name: getattr(self, name) for name in RunOptions.model_fields}
+
+    def recorded_options(self) -> dict[str, Any]:
+        """The options provenance records, by name."""
+        return {name: getattr(self, name) for name, opt in self.cli_options().items() if opt.provenance}
+
+
+class RunSpec(RunOptions):
+    """Everything a worker needs to run one benchmark in one mode and precision: the run options, then the plan's."""
 
     run_id: str
     suite: str
@@ -55,16 +121,7 @@ class RunSpec(Strict):
     precision: str
     seed: int
     repeat: Repeat
-    results_dir: Path
-    data_dir: Path | None = None
-    cache_dir: Path | None = None
-    device: str = "auto"
-    synthetic: bool = Field(False, description="On-device random tensors instead of the dataset (throughput only).")
-    resume: bool = False
-    command: list[str]
-    window_scale: float | None = Field(None, description="Fraction of the suite's throughput/inference windows to measure.")
     launch: Launch = Launch(engine="local")
-    verbose: bool = Field(False, description="Show the workers' stderr (library messages) on the console, not only in the log.")
     log_path: Path | None = Field(None, description="The run's log file; set by the launcher.")
 
     def resolved_config(self) -> dict[str, Any]:
@@ -82,7 +139,7 @@ class RunSpec(Strict):
 
 def framework_version(framework: str) -> str:
     """Installed version of the framework's main distribution, or 'not installed'."""
-    for name in (FRAMEWORK_DISTRIBUTION.get(framework, framework), f"{framework}-cpu"):
+    for name in get_framework(framework).versioned_by:
         try:
             return metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -95,7 +152,7 @@ def capture_environment(spec: RunSpec, device: str, accelerators: Accelerators) 
     return Environment(
         host=host_facts(),
         python_version=sys.version.split()[0],
-        packages=package_versions(FRAMEWORK_PACKAGES.get(spec.framework, ())),
+        packages=package_versions(get_framework(spec.framework).packages),
         device=device,
         accelerators=accelerators,
         launch=spec.launch,
@@ -113,7 +170,7 @@ def provenance(spec: RunSpec) -> Provenance:
         command=[redact(arg) for arg in spec.command],
         config_hash=config_hash(spec.resolved_config()),
         seed=spec.seed,
-        window_scale=spec.window_scale,
+        **spec.recorded_options(),
     )
 
 

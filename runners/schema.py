@@ -23,6 +23,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from runners.registry import framework_names, launch_engines
+
 SCHEMA_VERSION = 2  # what new runs write; older files are migrated on reading (see MIGRATIONS)
 MAX_RESULT_FILE_BYTES = 4 * 1024 * 1024
 RESULT_SUFFIXES = (".yaml", ".yml")
@@ -48,6 +50,7 @@ MAX_ANY_STRING_CHARS = MAX_ARG_CHARS  # any string inside a free-form value (hyp
 MAX_ANY_LIST_ITEMS = MAX_MAP_ENTRIES  # any list inside a free-form value
 
 Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+FrameworkName = Literal[framework_names()]  # type: ignore[valid-type]  # built-ins, then installed plugins
 Arg = Annotated[str, Field(max_length=MAX_ARG_CHARS)]
 ErrorText = Annotated[str, Field(max_length=MAX_ERROR_CHARS)]
 
@@ -130,7 +133,7 @@ class Run(Strict):
     benchmark: Name
     model: Name
     task: Name = "image-classification"
-    framework: Literal["pytorch", "tensorflow"]
+    framework: FrameworkName
     framework_version: Name
     mode: Mode
     precision: Name
@@ -210,7 +213,7 @@ class Accelerators(Strict):
 
 
 class Launch(Strict):
-    engine: Literal["local", "torchrun", "tf-distribute", "slurm"]
+    engine: Literal[launch_engines()]  # type: ignore[valid-type]
     nodes: PosInt = 1
     procs_per_node: PosInt = 1
     world_size: PosInt = 1

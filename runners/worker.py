@@ -15,6 +15,7 @@ from runners.datasets import DIGITS_VERSION, DatasetInfo, default_cache_dir, des
 from runners.frameworks import get_backend
 from runners.frameworks.base import RunFailure
 from runners.modes import get_mode
+from runners.modes.base import ModeResult
 from runners.record import RunSpec, assemble, capture_environment, planned_dataset
 from runners.schema import Dataset, Status, Telemetry, utc_now
 from runners.telemetry.host import peak_rss_mib
@@ -85,18 +86,19 @@ def execute(spec: RunSpec) -> Path | None:
     started = utc_now()
     accelerators = accelerator_facts()
     dataset, backend, gpus = None, None, []
-    status, error, sections = Status.success, None, {}
+    status, error, measured = Status.success, None, ModeResult()
     device = spec.device
     try:
         backend_cls = get_backend(spec.framework)
         device = backend_cls.resolve_device(spec.device)
         dataset = None if spec.synthetic else _prepare_dataset(spec)
         backend = backend_cls(spec, dataset, device)
-        spec, device = backend.spec, backend.device  # a backend may settle the launch (GPUs it drives) or device
+        device = backend.device  # a backend may settle the device (TFLite's INT8 runs on the CPU)
+        spec = spec.model_copy(update={"launch": backend.launch})  # and the launch (one process driving several GPUs)
         print(f"[{spec.run_id}] {spec.framework} {spec.mode.value} {spec.precision} on {device}", flush=True)
         sampler = start_sampler(accelerators) if process_rank() == 0 else None
         try:
-            sections = get_mode(spec.mode.value)(backend, progress=_progress_printer())
+            measured = get_mode(spec.mode.value)(backend, progress=_progress_printer())
         finally:
             gpus = sampler.stop() if sampler else []
     except RunFailure as exc:
@@ -110,8 +112,6 @@ def execute(spec: RunSpec) -> Path | None:
         if error:  # only rank 0 writes a record; the launcher's log keeps why this rank stopped
             print(f"[{spec.run_id}] rank {process_rank()} {status.value}: {error}", flush=True)
         return None
-    allocated, reserved = sections.pop("framework_peaks_mib", (None, None))
-    resumed = sections.pop("resumed", False)
     result = assemble(
         spec,
         status=status,
@@ -123,11 +123,12 @@ def execute(spec: RunSpec) -> Path | None:
         telemetry=Telemetry(
             host_peak_rss_mib=peak_rss_mib(),
             gpus=gpus,
-            framework_peak_allocated_mib=allocated,
-            framework_peak_reserved_mib=reserved,
+            framework_peak_allocated_mib=measured.framework_peak_allocated_mib,
+            framework_peak_reserved_mib=measured.framework_peak_reserved_mib,
         ),
-        resumed=resumed,
-        **sections,
+        resumed=measured.resumed,
+        training=measured.training,
+        inference=measured.inference,
     )
     return keep_result(result, spec.results_dir, spool_dir(spec.cache_dir or default_cache_dir()))
 

@@ -116,7 +116,7 @@ def test_compile_records_its_time_and_runs_compiled_graphs(tmp_path: Path):
 
     torch._dynamo.reset()
     backend = make_backend("gpu-compiled", "inference", "fp32", tmp_path)
-    section = get_mode("inference")(backend, progress=lambda line: None)["inference"]
+    section = get_mode("inference")(backend, progress=lambda line: None).inference
     assert section.options["compile"] is True and section.compile_time_s > 0
     assert isinstance(backend.forward_model, torch._dynamo.eval_frame.OptimizedModule)
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1
@@ -156,7 +156,7 @@ def test_torchrun_world_size_one_trains_with_ddp_over_nccl(tmp_path: Path, monke
         results_dir=tmp_path,
         device="cuda",
         synthetic=True,
-        torchrun=TorchrunConfig(nproc_per_node=1),
+        launchers=(TorchrunConfig(nproc_per_node=1),),
         command=["pytest", "tests/test_gpu.py"],
     )
     lines: list[str] = []

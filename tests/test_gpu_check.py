@@ -62,7 +62,7 @@ def test_torchrun_of_one_process_is_a_ddp_run(tmp_path: Path):
         device="cpu",
         window_scale=0.5,
         results_dir=tmp_path,
-        torchrun=TorchrunConfig(nproc_per_node=1),
+        launchers=(TorchrunConfig(nproc_per_node=1),),
     )
     (run,) = run_suite(request, print_line=lambda line: None).runs
     result = read_result(run.path)

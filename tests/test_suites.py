@@ -65,7 +65,7 @@ def test_synthetic_throughput_plan_needs_no_data_and_skips_convergence():
 
 def test_torchrun_plan_records_world_size_and_command():
     torchrun = TorchrunConfig(nproc_per_node=8, nnodes=2, rdzv_endpoint="node1:29400", rdzv_id="job7")
-    (spec, *_) = plan_runs(load_suite("nightly-gpu"), RunRequest(suite="nightly-gpu", torchrun=torchrun, results_dir=Path("r")))
+    (spec, *_) = plan_runs(load_suite("nightly-gpu"), RunRequest(suite="nightly-gpu", launchers=(torchrun,), results_dir=Path("r")))
     assert (spec.launch.engine, spec.launch.world_size, spec.launch.nodes) == ("torchrun", 16, 2)
     cmd = torchrun.command(Path("spec.json"))
     assert "--rdzv-endpoint=node1:29400" in cmd and "--nproc-per-node=8" in cmd and cmd[-3:] == ["--module", "runners.worker", "spec.json"]
@@ -89,11 +89,10 @@ def test_each_framework_gets_its_own_launcher():
         modes=["throughput"],
         synthetic=True,
         results_dir=Path("r"),
-        torchrun=TorchrunConfig(nproc_per_node=4),
-        tf_distribute=TfDistributeConfig(workers=2),
+        launchers=(TorchrunConfig(nproc_per_node=4), TfDistributeConfig(workers=2)),
     )
     engines = {(s.framework, s.launch.engine, s.launch.world_size) for s in plan_runs(load_suite("nightly-gpu"), request)}
     assert engines == {("pytorch", "torchrun", 4), ("tensorflow", "tf-distribute", 2)}
-    only_torchrun = RunRequest(suite="nightly-gpu", synthetic=True, results_dir=Path("r"), torchrun=TorchrunConfig(nproc_per_node=4))
+    only_torchrun = RunRequest(suite="nightly-gpu", synthetic=True, results_dir=Path("r"), launchers=(TorchrunConfig(nproc_per_node=4),))
     tf_specs = [s for s in plan_runs(load_suite("nightly-gpu"), only_torchrun) if s.framework == "tensorflow"]
     assert tf_specs and all(s.launch.engine == "local" for s in tf_specs)

@@ -18,29 +18,23 @@ DEFAULT_SITE = Path("site")
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from runners.launch import RunRequest, run_suite
-    from runners.launch.tf_distribute import TfDistributeConfig
-    from runners.launch.torchrun import TorchrunConfig
+    from runners.record import RunOptions
+    from runners.registry import launchers
 
-    torchrun = None
-    if args.nproc_per_node > 1 or args.nnodes > 1:
-        torchrun = TorchrunConfig(args.nproc_per_node, args.nnodes, args.rdzv_endpoint, args.rdzv_id)
+    try:
+        configs = tuple(config for launcher in launchers() if (config := launcher.config(args)) is not None)
+    except ValueError as exc:
+        raise BenchsiteError(str(exc)) from None
     request = RunRequest(
         suite=args.suite,
         benchmarks=args.benchmark or [],
         modes=args.mode or [],
-        results_dir=args.results,
-        data_dir=args.data,
-        device=args.device,
         timeout_s=args.timeout,
-        synthetic=args.synthetic,
-        resume=args.resume,
         repeats=args.repeats,
         precisions=args.precision or [],
-        window_scale=args.window_scale,
-        torchrun=torchrun,
-        tf_distribute=_tf_distribute(args, TfDistributeConfig),
+        launchers=configs,
         command=["benchsite", *sys.argv[1:]],
-        verbose=args.verbose,
+        **{name: getattr(args, name) for name in RunOptions.cli_options()},
     )
     if args.dry_run:
         return _dry_run(request)
@@ -59,16 +53,6 @@ def _dry_run(request) -> int:
     preflight(specs, request.results_dir, request.device)
     print("preflight: results folder writable, data folders, device and frameworks found; nothing was run")
     return 0
-
-
-def _tf_distribute(args: argparse.Namespace, config_cls):
-    if args.tf_workers <= 1 and not args.tf_hosts:
-        return None
-    hosts = tuple(h for h in (args.tf_hosts or "").split(",") if h)
-    try:
-        return config_cls(workers=len(hosts) or args.tf_workers, hosts=hosts, tasks=tuple(args.tf_task) if args.tf_task else None)
-    except ValueError as exc:
-        raise BenchsiteError(f"--tf-workers/--tf-hosts: {exc}") from None
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -198,11 +182,16 @@ SOURCE_URL_HELP = (
 )
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be > 0 and <= 1, got {value}")
-    return value
+def _add_run_options(run: argparse.ArgumentParser) -> None:
+    """The options every run carries (RunOptions' fields) and each registered launcher's options."""
+    from runners.record import RunOptions
+    from runners.registry import launchers
+
+    for name, opt in RunOptions.cli_options().items():
+        field = RunOptions.model_fields[name]
+        run.add_argument(opt.flag, dest=name, default=field.default, help=field.description, **dict(opt.argparse))
+    for launcher in launchers():
+        launcher.add_arguments(run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,33 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--suite", default="quick", help="suite name from runners/suites/ or a path to a suite YAML (default: quick)")
     run.add_argument("--benchmark", action="append", metavar="NAME", help="run only this benchmark (repeatable)")
     run.add_argument("--mode", action="append", choices=["convergence", "throughput", "inference"], help="run only this mode (repeatable)")
-    run.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="folder to write result files into (default: results)")
-    run.add_argument("--data", type=Path, help="an ImageNet-style image folder (train/<class>/*, val/<class>/*) for suites that need one")
-    run.add_argument("--device", default="auto", help="auto (cuda if available, else cpu), cpu or cuda (default: auto)")
     run.add_argument("--timeout", type=float, help="wall-clock limit per run in seconds (default: the benchmark's timeout_s)")
-    run.add_argument("--synthetic", action="store_true", help="time on-device random tensors instead of a dataset (throughput/inference)")
     run.add_argument(
         "--repeats", type=_positive_int, default=1, metavar="N", help="convergence runs per configuration, seeds seed..seed+N-1"
     )
-    run.add_argument("--resume", action="store_true", help="continue a killed convergence run from its last checkpoint")
     run.add_argument("--precision", action="append", metavar="P", help="run this precision instead of each benchmark's list (repeatable)")
-    run.add_argument(
-        "--window-scale",
-        type=_fraction,
-        metavar="F",
-        help="measure throughput/inference windows shortened to this fraction (0 < F <= 1), for a quick check; recorded in provenance",
-    )
     run.add_argument("--dry-run", action="store_true", help="print the planned runs and check them (preflight), run nothing")
-    run.add_argument("--verbose", action="store_true", help="show library messages live too (they always go to each run's log file)")
-    dist = run.add_argument_group("multi-GPU / multi-node (torchrun)")
-    dist.add_argument("--nproc-per-node", type=_positive_int, default=1, metavar="N", help="processes (GPUs) per node")
-    dist.add_argument("--nnodes", type=_positive_int, default=1, metavar="N", help="number of nodes")
-    dist.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="torchrun c10d rendezvous endpoint (multi-node)")
-    dist.add_argument("--rdzv-id", default="benchsite", help="torchrun rendezvous id (default: benchsite)")
-    tfd = run.add_argument_group("multi-worker TensorFlow (tf.distribute MultiWorkerMirroredStrategy)")
-    tfd.add_argument("--tf-workers", type=_positive_int, default=1, metavar="N", help="worker processes (TF_CONFIG tasks)")
-    tfd.add_argument("--tf-hosts", metavar="H:P,...", help="every worker's host:port, in task order (multi-machine)")
-    tfd.add_argument("--tf-task", type=int, action="append", metavar="I", help="the task index(es) this machine runs")
+    _add_run_options(run)
     run.set_defaults(func=_cmd_run)
 
     validate = sub.add_parser("validate", help="check result files; print every problem as 'path: field: message'")

@@ -1,26 +1,20 @@
-"""Framework backends, looked up by name; each is imported only inside the worker that uses it."""
+"""Framework backends, looked up by name in runners.registry; each is imported only inside the worker that uses it."""
 
 from __future__ import annotations
 
-from importlib import import_module
+from typing import TYPE_CHECKING
 
-from runners.frameworks.base import Backend
+from runners.registry import framework_names, get_framework
 
-_REGISTRY = {
-    "pytorch": "runners.frameworks.pytorch:PyTorchBackend",
-    "tensorflow": "runners.frameworks.tensorflow:TensorFlowBackend",
-}
+if TYPE_CHECKING:
+    from runners.frameworks.base import Backend
 
 
 def list_frameworks() -> list[str]:
     """Names of the frameworks benchsite can run."""
-    return sorted(_REGISTRY)
+    return sorted(framework_names())
 
 
 def get_backend(name: str) -> type[Backend]:
     """Import and return the backend class registered as ``name``."""
-    try:
-        module_name, _, attr = _REGISTRY[name].partition(":")
-    except KeyError:
-        raise ValueError(f"unknown framework {name!r}; known: {', '.join(list_frameworks())}") from None
-    return getattr(import_module(module_name), attr)
+    return get_framework(name).load_backend()

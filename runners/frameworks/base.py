@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runners.checkpoints import read_json, weights_dir
 from runners.datasets import DatasetInfo
 from runners.record import RunSpec
+from runners.registry import get_framework
+from runners.schema import Launch
+
+RANDOM_INIT = "random-init (no trained weights of this benchmark in the cache; run its convergence mode first)"
 
 
 class RunFailure(Exception):
@@ -60,7 +67,12 @@ class EvalStats:
 
 
 class Backend(ABC):
-    """One framework's implementation of the work the modes time."""
+    """One framework's implementation of the work the modes time.
+
+    The training policy every framework shares lives here: the precision check,
+    the class count, linear learning-rate scaling, out-of-memory as a status and
+    the description of the weights an inference run times.
+    """
 
     name: str
     timer: str
@@ -68,20 +80,61 @@ class Backend(ABC):
     weights: str = "random-init"
     quality: dict[str, float] = {}  # replaced per instance, never mutated
     compile_time_s: float | None = None
+    oom_errors: tuple[type[BaseException], ...] = ()  # the framework's out-of-memory exceptions
+    weights_file: str = ""  # the trained weights' file name in weights_dir (see read_weights)
 
     def __init__(self, spec: RunSpec, dataset: DatasetInfo | None, device: str) -> None:
         self.spec, self.dataset, self.device = spec, dataset, device
+        self.launch: Launch = spec.launch  # the launch in effect; a backend that drives several devices itself says so
 
     def epoch_seed(self, epoch: int) -> int:
         """The shuffle seed of one epoch: a function of (seed, epoch) only, so a resumed run reads the same order."""
         return self.spec.seed * 100_003 + epoch
 
-    def check_precision(self, supported: tuple[str, ...], runner: str) -> None:
+    @property
+    def num_classes(self) -> int:
+        """Classes of the dataset read, else of the suite's dataset, else ImageNet's 1000 (synthetic data)."""
+        return self.dataset.num_classes if self.dataset else (self.spec.benchmark.dataset.num_classes or 1000)
+
+    @property
+    def global_batch(self) -> int:
+        """Images per optimizer step over every device of the launch in effect."""
+        cfg = self.spec.benchmark.training
+        return cfg.batch_size * cfg.grad_accum_steps * self.launch.world_size
+
+    def scaled_lr(self) -> float:
+        """The suite's learning rate scaled linearly from lr_reference_batch to the global batch."""
+        cfg = self.spec.benchmark.training
+        return cfg.lr * self.global_batch / cfg.lr_reference_batch
+
+    @contextlib.contextmanager
+    def oom_as_status(self, where: str) -> Iterator[None]:
+        """Turn the framework's out-of-memory error into an ``oom`` record that says where it happened."""
+        try:
+            yield
+        except self.oom_errors as exc:
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise OutOfMemory(f"out of memory {where}: {first_line}") from exc
+
+    def read_weights(self, path: Path) -> None:
+        """Load trained weights saved as ``path`` into the model."""
+        raise NotImplementedError(f"{self.name} cannot load trained weights")
+
+    def load_trained_weights(self) -> str | None:
+        """Load the weights a convergence run of this benchmark left in the cache; return which, or None without any."""
+        folder = weights_dir(self.spec)
+        meta = read_json(folder / "meta.json")
+        if meta is None or not self.weights_file or not (folder / self.weights_file).is_file():
+            return None
+        self.read_weights(folder / self.weights_file)
+        return f"trained by run {meta['run_id']} ({meta['precision']}, {meta['epochs']} epochs)"
+
+    def check_precision(self) -> None:
         """Refuse a precision this backend, this device or this mode cannot run, with the reason."""
-        precision = self.spec.precision
-        if precision not in supported:
+        precision, framework = self.spec.precision, get_framework(self.name)
+        if precision not in framework.precisions:
             raise UnsupportedPrecision(
-                f"precision {precision!r} is not supported by the {runner} runner; use one of {', '.join(supported)}"
+                f"precision {precision!r} is not supported by the {framework.title} runner; use one of {', '.join(framework.precisions)}"
             )
         if precision == "tf32" and not self.device.startswith("cuda"):
             raise UnsupportedPrecision("tf32 needs an NVIDIA GPU (Ampere or newer); this run is on the CPU")

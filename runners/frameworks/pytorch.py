@@ -14,7 +14,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,24 +26,15 @@ from torch.utils.data import DataLoader, DistributedSampler
 from torchvision import datasets, transforms
 
 from runners import testhooks
-from runners.checkpoints import latest_checkpoint, read_json, save_checkpoint_unit, weights_dir, write_json_atomic
+from runners.checkpoints import latest_checkpoint, save_checkpoint_unit, write_json_atomic
 from runners.frameworks import torch_models
-from runners.frameworks.base import (
-    Backend,
-    Diverged,
-    EpochStats,
-    EvalStats,
-    OutOfMemory,
-    StepStats,
-    UnsupportedPrecision,
-)
+from runners.frameworks.base import RANDOM_INIT, Backend, Diverged, EpochStats, EvalStats, StepStats, UnsupportedPrecision
 from runners.schema import atomic_path
 
 if TYPE_CHECKING:
     from runners.suites import TrainingSpec
 
 AMP_DTYPES = {"amp-fp16": torch.float16, "amp-bf16": torch.bfloat16}
-PRECISIONS = ("fp32", "tf32", *AMP_DTYPES, "int8")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 INT8_CALIBRATION_BATCHES = 8
 
@@ -99,16 +90,10 @@ def _install_test_hook(model: torch.nn.Module) -> None:
         model.register_forward_pre_hook(raise_crash)
 
 
-@contextlib.contextmanager
-def _oom_as_status(where: str) -> Iterator[None]:
-    try:
-        yield
-    except torch.OutOfMemoryError as exc:
-        raise OutOfMemory(f"out of memory {where}: {exc}") from exc
-
-
 class PyTorchBackend(Backend):
     name = "pytorch"
+    oom_errors = (torch.OutOfMemoryError,)
+    weights_file = "weights.pt"
 
     @classmethod
     def resolve_device(cls, requested: str) -> str:
@@ -125,7 +110,7 @@ class PyTorchBackend(Backend):
         precision, on_gpu = self.spec.precision, self.device.startswith("cuda")
         if precision == "int8" and on_gpu:
             raise UnsupportedPrecision("int8 on the GPU needs a backend such as TensorRT or torchao, which is not installed")
-        self.check_precision(PRECISIONS, "PyTorch")
+        self.check_precision()
         allow_tf32 = precision == "tf32"
         torch.backends.cuda.matmul.allow_tf32 = allow_tf32
         torch.backends.cudnn.allow_tf32 = allow_tf32
@@ -175,15 +160,6 @@ class PyTorchBackend(Backend):
 
     # --- model ------------------------------------------------------------------
 
-    @property
-    def num_classes(self) -> int:
-        return self.dataset.num_classes if self.dataset else (self.spec.benchmark.dataset.num_classes or 1000)
-
-    @property
-    def global_batch(self) -> int:
-        cfg = self.spec.benchmark.training
-        return cfg.batch_size * cfg.grad_accum_steps * self.world
-
     def build_model(self, train: bool) -> None:
         self.model = create_model(self.spec.benchmark.implementations["pytorch"], self.num_classes)
         self.model.to(self.torch_device, memory_format=self.memory_format)
@@ -193,7 +169,7 @@ class PyTorchBackend(Backend):
             self.model.eval()
             self.forward_model = self.model
             if self.dataset is not None:  # real data: time the trained weights, if a convergence run left them
-                self._load_trained_weights()
+                self.weights = self.load_trained_weights() or RANDOM_INIT
             if self.spec.precision == "int8":
                 self._quantize()
             elif self.spec.benchmark.options.compile:
@@ -203,7 +179,7 @@ class PyTorchBackend(Backend):
         decay, no_decay = [], []
         for param in self.model.parameters():  # no weight decay on batch-norm weights and biases (1-D tensors)
             (no_decay if param.ndim <= 1 and not cfg.bn_weight_decay else decay).append(param)
-        self.base_lr = cfg.lr * self.global_batch / cfg.lr_reference_batch
+        self.base_lr = self.scaled_lr()
         groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
         self.optimizer = OPTIMIZERS[cfg.optimizer](groups, self.base_lr, cfg)
         self.criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
@@ -288,7 +264,7 @@ class PyTorchBackend(Backend):
         samples, data_time = 0, 0.0
         lr = self._lr_at(step, total_steps)
         start = waited = time.perf_counter()
-        with _oom_as_status(f"in epoch {epoch}"):
+        with self.oom_as_status(f"in epoch {epoch}"):
             # whole optimizer steps only: a last micro-batch short of a step would leak into the next epoch
             for i, batch in enumerate(itertools.islice(self.train_loader, self.steps_per_epoch * accumulate)):
                 data_time += time.perf_counter() - waited
@@ -312,7 +288,7 @@ class PyTorchBackend(Backend):
     def train_steps(self, steps: int, cached_batch: bool) -> StepStats:
         self.train_model.train()
         data_time = 0.0
-        with _oom_as_status("in a throughput window"):
+        with self.oom_as_status("in a throughput window"):
             for _ in range(steps):
                 waited = time.perf_counter()
                 images, labels = self.cached_batch if cached_batch else next(self.stream)
@@ -330,7 +306,7 @@ class PyTorchBackend(Backend):
         loss_sum = 0.0
         per_class_total = torch.zeros(num_classes, dtype=torch.long)
         per_class_correct = torch.zeros(num_classes, dtype=torch.long)
-        with _oom_as_status("in evaluation"):
+        with self.oom_as_status("in evaluation"):
             for batch in self.val_loader:
                 images, labels = self._to_device(*batch)
                 with self._autocast():
@@ -423,15 +399,8 @@ class PyTorchBackend(Backend):
         self.forward_model = convert_fx(prepared)
         self.quality = {"top1": self._top1(self.forward_model), "reference_top1_fp32": self._top1(self.model)}
 
-    def _load_trained_weights(self) -> None:
-        """Load the weights this benchmark's last successful convergence run left in the cache, if any."""
-        folder = weights_dir(self.spec)
-        meta = read_json(folder / "meta.json")
-        if meta is not None and (folder / "weights.pt").is_file():
-            self.model.load_state_dict(torch.load(folder / "weights.pt", map_location=self.torch_device, weights_only=True))
-            self.weights = f"trained by run {meta['run_id']} ({meta['precision']}, {meta['epochs']} epochs)"
-        else:
-            self.weights = "random-init (no trained weights of this benchmark in the cache; run its convergence mode first)"
+    def read_weights(self, path: Path) -> None:
+        self.model.load_state_dict(torch.load(path, map_location=self.torch_device, weights_only=True))
 
     def timed_model_quality(self) -> dict[str, float]:
         """Top-1 on the validation set of the very model the sweep times, in its precision, off the clock."""
@@ -465,7 +434,7 @@ class PyTorchBackend(Backend):
         if not self.device.startswith("cuda"):
             return super().timed_infer(batch)
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        with torch.inference_mode(), _oom_as_status(f"at batch {batch.shape[0]}"), self._autocast():
+        with torch.inference_mode(), self.oom_as_status(f"at batch {batch.shape[0]}"), self._autocast():
             start.record()
             self.forward_model(batch)
             end.record()
@@ -474,7 +443,7 @@ class PyTorchBackend(Backend):
 
     @torch.inference_mode()
     def infer(self, batch: torch.Tensor) -> None:
-        with _oom_as_status(f"at batch {batch.shape[0]}"), self._autocast():
+        with self.oom_as_status(f"at batch {batch.shape[0]}"), self._autocast():
             self.forward_model(batch)
         self._sync()
 

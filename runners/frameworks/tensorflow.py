@@ -32,26 +32,15 @@ import numpy as np
 import tensorflow as tf
 
 from runners import testhooks
-from runners.checkpoints import latest_checkpoint, read_json, save_checkpoint_unit, weights_dir, write_json_atomic
+from runners.checkpoints import latest_checkpoint, save_checkpoint_unit, write_json_atomic
 from runners.datasets import IMAGE_SUFFIXES
-from runners.frameworks.base import (
-    Backend,
-    Diverged,
-    EpochStats,
-    EvalStats,
-    OutOfMemory,
-    RunFailure,
-    StepStats,
-    UnsupportedPrecision,
-)
+from runners.frameworks.base import RANDOM_INIT, Backend, Diverged, EpochStats, EvalStats, RunFailure, StepStats, UnsupportedPrecision
 from runners.schema import atomic_path
 
 if TYPE_CHECKING:
     from runners.suites import TrainingSpec
 
-RANDOM_INIT = "random-init (no trained weights of this benchmark in the cache; run its convergence mode first)"
 KERAS_POLICIES = {"fp32": "float32", "tf32": "float32", "amp-fp16": "mixed_float16", "amp-bf16": "mixed_bfloat16", "int8": "float32"}
-PRECISIONS = tuple(KERAS_POLICIES)
 INT8_REPRESENTATIVE_IMAGES = 256
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -205,17 +194,11 @@ def _worker_index() -> int:
     return int(json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {}).get("index", 0))
 
 
-@contextlib.contextmanager
-def _oom_as_status(where: str) -> Iterator[None]:
-    try:
-        yield
-    except tf.errors.ResourceExhaustedError as exc:
-        raise OutOfMemory(f"out of memory {where}: {exc.message.splitlines()[0] if exc.message else exc}") from exc
-
-
 class TensorFlowBackend(Backend):
     name = "tensorflow"
     timer = "time.perf_counter+readback"
+    oom_errors = (tf.errors.ResourceExhaustedError,)
+    weights_file = "model.weights.h5"
 
     @classmethod
     def resolve_device(cls, requested: str) -> str:
@@ -229,7 +212,7 @@ class TensorFlowBackend(Backend):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         precision, on_gpu = self.spec.precision, self.device.startswith("cuda")
-        self.check_precision(PRECISIONS, "TensorFlow")
+        self.check_precision()
         if precision == "int8":
             self.device = "cpu"  # the TFLite interpreter runs on the CPU whatever the machine has
         self.entry = model_entry(self.spec.benchmark.implementations["tensorflow"])
@@ -242,11 +225,10 @@ class TensorFlowBackend(Backend):
         self.local_replicas = max(1, self.replicas // self.workers)
         self.jit_compile = self.spec.benchmark.options.compile
         self.interpreter: Any = None
-        launch = self.spec.launch
-        if launch.world_size != self.replicas:  # MirroredStrategy: one process drives several GPUs
-            nodes = launch.nodes if self.replicas % launch.nodes == 0 else 1
-            launch = launch.model_copy(update={"nodes": nodes, "procs_per_node": self.replicas // nodes, "world_size": self.replicas})
-            self.spec = self.spec.model_copy(update={"launch": launch})
+        planned = self.spec.launch
+        if planned.world_size != self.replicas:  # MirroredStrategy: one process drives several GPUs
+            nodes = planned.nodes if self.replicas % planned.nodes == 0 else 1
+            self.launch = planned.model_copy(update={"nodes": nodes, "procs_per_node": self.replicas // nodes, "world_size": self.replicas})
 
     def _make_strategy(self, on_gpu: bool) -> tf.distribute.Strategy:
         if self.spec.precision == "int8":  # one CPU process; the TFLite converter wants plain Keras variables
@@ -309,17 +291,9 @@ class TensorFlowBackend(Backend):
     # --- model ------------------------------------------------------------------
 
     @property
-    def num_classes(self) -> int:
-        return self.dataset.num_classes if self.dataset else (self.spec.benchmark.dataset.num_classes or 1000)
-
-    @property
     def micro_batch(self) -> int:
         """Images in one step of every replica together, before gradient accumulation."""
         return self.spec.benchmark.training.batch_size * self.replicas
-
-    @property
-    def global_batch(self) -> int:
-        return self.micro_batch * self.spec.benchmark.training.grad_accum_steps
 
     @property
     def steps_per_epoch(self) -> int:
@@ -338,11 +312,11 @@ class TensorFlowBackend(Backend):
         if not train and self.spec.precision == "int8":
             self._quantize()
         elif not train and self.dataset is not None:  # real data: time the trained weights, if a convergence run left them
-            self.weights = self._load_trained_weights() or RANDOM_INIT
+            self.weights = self.load_trained_weights() or RANDOM_INIT
 
     def _build_optimizer(self) -> None:
         cfg = self.spec.benchmark.training
-        base_lr = cfg.lr * self.global_batch / cfg.lr_reference_batch
+        base_lr = self.scaled_lr()
         total = cfg.max_epochs * self.steps_per_epoch
         warmup, cosine = cfg.warmup_epochs * self.steps_per_epoch, cfg.schedule == "cosine"
         self.schedule = WarmupCosine(base_lr, warmup, total, cosine, cfg.grad_accum_steps)
@@ -458,7 +432,7 @@ class TensorFlowBackend(Backend):
         data_time = 0.0
         train_data = self.strategy.distribute_datasets_from_function(lambda context: self._train_dataset(context, epoch))
         start = waited = time.perf_counter()
-        with _oom_as_status(f"in epoch {epoch}"):
+        with self.oom_as_status(f"in epoch {epoch}"):
             for images, labels in train_data:
                 data_time += time.perf_counter() - waited
                 losses.append(self._step(images, labels))
@@ -472,7 +446,7 @@ class TensorFlowBackend(Backend):
 
     def train_steps(self, steps: int, cached_batch: bool) -> StepStats:
         data_time, loss = 0.0, None
-        with _oom_as_status("in a throughput window"):
+        with self.oom_as_status("in a throughput window"):
             for _ in range(steps):
                 waited = time.perf_counter()
                 images, labels = self.cached_batch if cached_batch else next(self.stream)
@@ -517,7 +491,7 @@ class TensorFlowBackend(Backend):
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(tf.identity, args=(value,)), axis=None)
 
     def _predict_all(self, forward: Callable[[tf.Tensor], tf.Tensor]) -> np.ndarray:
-        with _oom_as_status("in evaluation"):
+        with self.oom_as_status("in evaluation"):
             return np.concatenate([forward(images).numpy() for images, _ in self.val_data])
 
     # --- checkpoints and trained weights ----------------------------------------
@@ -557,14 +531,8 @@ class TensorFlowBackend(Backend):
             self.model.save_weights(tmp)
         write_json_atomic(folder / "meta.json", meta)
 
-    def _load_trained_weights(self) -> str | None:
-        """Load the weights a convergence run of this benchmark left in the cache; return which, or None without any."""
-        folder = weights_dir(self.spec)
-        meta = read_json(folder / "meta.json")
-        if meta is None or not (folder / "model.weights.h5").is_file():
-            return None
-        self.model.load_weights(folder / "model.weights.h5")
-        return f"trained by run {meta['run_id']} ({meta['precision']}, {meta['epochs']} epochs)"
+    def read_weights(self, path: Path) -> None:
+        self.model.load_weights(path)
 
     def timed_model_quality(self) -> dict[str, float]:
         """Top-1 on the validation set of the very model the sweep times, in its precision, off the clock."""
@@ -578,7 +546,7 @@ class TensorFlowBackend(Backend):
 
     def _trained_weights(self) -> str:
         """Load the weights a convergence run of this benchmark left, or train here until the target (off the clock)."""
-        if (loaded := self._load_trained_weights()) is not None:
+        if (loaded := self.load_trained_weights()) is not None:
             return loaded
         bench = self.spec.benchmark
         with self.strategy.scope():
@@ -678,7 +646,7 @@ class TensorFlowBackend(Backend):
         if self.interpreter is not None:
             self._tflite_run(batch)
             return
-        with _oom_as_status(f"at batch {batch.shape[0]}"):
+        with self.oom_as_status(f"at batch {batch.shape[0]}"):
             self._forward(batch).numpy()  # read back: returns only when the device is done
 
     def memory_peaks_mib(self) -> tuple[float | None, float | None]:

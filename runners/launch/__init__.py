@@ -4,37 +4,32 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
-from runners.launch.local import LaunchOutcome, launch_local, worker_command
+from pydantic import ConfigDict
+
+from runners.launch.base import LaunchConfig
 from runners.launch.preflight import preflight
-from runners.launch.tf_distribute import TfDistributeConfig, launch_tf_distribute
-from runners.launch.torchrun import TorchrunConfig
-from runners.record import RunSpec
+from runners.launch.processes import LaunchOutcome
+from runners.record import RunOptions, RunSpec
+from runners.registry import get_framework, get_launcher
 from runners.schema import Launch, Mode, Repeat, Status, utc_now
 from runners.suites import Benchmark, Suite, SuiteError, load_suite
 from runners.writing import new_run_id
 
 
-@dataclass(frozen=True)
-class RunRequest:
+class RunRequest(RunOptions):
+    """What ``benchsite run`` asks for: which runs of which suite (the plan), and the options every run carries."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     suite: str
-    benchmarks: list[str] = field(default_factory=list)
-    modes: list[str] = field(default_factory=list)
-    results_dir: Path = Path("results")
-    data_dir: Path | None = None
-    cache_dir: Path | None = None
-    device: str = "auto"
+    benchmarks: list[str] = []
+    modes: list[str] = []
     timeout_s: float | None = None
-    synthetic: bool = False
-    resume: bool = False
     repeats: int = 1
-    precisions: list[str] = field(default_factory=list)  # instead of each benchmark's own list
-    window_scale: float | None = None  # shorten throughput/inference windows to this fraction (recorded in provenance)
-    torchrun: TorchrunConfig | None = None
-    tf_distribute: TfDistributeConfig | None = None
-    command: list[str] = field(default_factory=list)
-    verbose: bool = False
+    precisions: list[str] = []  # instead of each benchmark's own list
+    launchers: tuple[Any, ...] = ()  # LaunchConfigs of the multi-process launchers asked for; each framework uses its engine's
 
 
 @dataclass
@@ -68,22 +63,20 @@ def _precisions(bench: Benchmark, mode: Mode, request: RunRequest) -> list[str]:
     return bench.precisions
 
 
+def _launch_config(engine: str, request: RunRequest) -> LaunchConfig | None:
+    return next((config for config in request.launchers if config.engine == engine), None)
+
+
 def _launch(framework: str, request: RunRequest) -> Launch:
-    """How a framework's runs are started: torchrun for PyTorch, tf.distribute workers for TensorFlow."""
-    if framework == "pytorch" and request.torchrun:
-        return request.torchrun.launch
-    if framework == "tensorflow" and request.tf_distribute:
-        return request.tf_distribute.launch
-    return Launch(engine="local")
+    """How a framework's runs are started: its descriptor's engine when the request configures it, else locally."""
+    config = _launch_config(get_framework(framework).launcher, request)
+    return config.launch if config else Launch(engine="local")
 
 
 def launch_run(spec: RunSpec, request: RunRequest, timeout_s: float, print_line=print) -> LaunchOutcome:
-    """Start one run with the launcher its framework and the request call for."""
-    if spec.launch.engine == "torchrun" and request.torchrun:
-        return launch_local(spec, timeout_s=timeout_s, print_line=print_line, command=request.torchrun.command)
-    if spec.launch.engine == "tf-distribute" and request.tf_distribute:
-        return launch_tf_distribute(spec, request.tf_distribute, timeout_s=timeout_s, print_line=print_line)
-    return launch_local(spec, timeout_s=timeout_s, print_line=print_line, command=worker_command)
+    """Start one run with the launcher of its engine."""
+    engine = spec.launch.engine
+    return get_launcher(engine).launch(spec, _launch_config(engine, request), timeout_s, print_line)
 
 
 def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
@@ -92,6 +85,10 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
     if request.window_scale is not None:
         benchmarks = [bench.with_windows_scaled(request.window_scale) for bench in benchmarks]
     stamp = utc_now()
+    resolved = {  # workers run in the repo root
+        "results_dir": request.results_dir.resolve(),
+        "data_dir": request.data_dir.resolve() if request.data_dir else None,
+    }
     specs = []
     for bench in benchmarks:
         for framework in bench.implementations:
@@ -102,6 +99,7 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                     group = f"{bench.name}-{framework}-{mode.value}-{precision}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
                     specs += [
                         RunSpec(
+                            **{**request.run_options(), **resolved},
                             run_id=new_run_id(bench.name, mode.value, framework, precision, stamp),
                             suite=suite.name,
                             benchmark=bench,
@@ -110,16 +108,7 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                             precision=precision,
                             seed=bench.seed + index,
                             repeat=Repeat(group=group, index=index, count=repeats),
-                            results_dir=request.results_dir.resolve(),
-                            data_dir=request.data_dir.resolve() if request.data_dir else None,  # workers run in the repo root
-                            cache_dir=request.cache_dir,
-                            device=request.device,
-                            synthetic=request.synthetic,
-                            resume=request.resume,
-                            command=request.command,
-                            window_scale=request.window_scale,
                             launch=_launch(framework, request),
-                            verbose=request.verbose,
                         )
                         for index in range(repeats)
                     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Callable
@@ -32,3 +33,21 @@ def launch_local(
     """
     run = run_workers(spec, lambda spec_path: [Worker(command(spec_path))], timeout_s, print_line, tmp_prefix="benchsite-run-")
     return run.outcome(f"worker exited with code {run.codes[0]} without writing a result")
+
+
+class LocalLauncher:
+    """One worker process per run; no options."""
+
+    engine = "local"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        return None
+
+    def config(self, args: argparse.Namespace) -> None:
+        return None
+
+    def launch(self, spec: RunSpec, config: None, timeout_s: float, print_line: Callable[[str], None]) -> LaunchOutcome:
+        return launch_local(spec, timeout_s=timeout_s, print_line=print_line, command=worker_command)
+
+
+LOCAL = LocalLauncher()

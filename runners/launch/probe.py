@@ -11,24 +11,20 @@ import importlib.util
 import json
 import sys
 
-# What a worker of each framework imports besides the standard library and benchsite's core
-FRAMEWORK_MODULES = {
-    "pytorch": ("torch", "torchvision", "timm", "numpy", "PIL"),
-    "tensorflow": ("tensorflow", "numpy"),
-}
+from runners.registry import framework_names, get_framework
 
 
-def _answer(framework: str, device: str) -> dict[str, str]:
-    if framework not in FRAMEWORK_MODULES:
-        return {"error": f"unknown framework {framework!r}"}
-    missing = [name for name in FRAMEWORK_MODULES[framework] if importlib.util.find_spec(name) is None]
+def _answer(name: str, device: str) -> dict[str, str]:
+    if name not in framework_names():
+        return {"error": f"unknown framework {name!r}"}
+    framework = get_framework(name)
+    missing = [module for module in framework.modules if importlib.util.find_spec(module) is None]
     if missing:
-        return {"error": f"not installed: {', '.join(missing)} (pip install -e '.[{framework}]')"}
+        hint = f" (pip install -e '.[{framework.extra}]')" if framework.extra else ""
+        return {"error": f"not installed: {', '.join(missing)}{hint}"}
     if not device.startswith("cuda"):
         return {"device": device}
-    from runners.frameworks import get_backend
-
-    return {"device": get_backend(framework).resolve_device(device)}
+    return {"device": framework.load_backend().resolve_device(device)}
 
 
 def main(argv: list[str]) -> int:

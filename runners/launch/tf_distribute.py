@@ -9,6 +9,7 @@ record when task 0 (which writes the result) leaves none.
 
 from __future__ import annotations
 
+import argparse
 import json
 import socket
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from runners.launch.base import positive_int
 from runners.launch.local import worker_command
 from runners.launch.processes import LaunchOutcome, Worker, run_workers
 from runners.record import RunSpec
@@ -33,6 +35,7 @@ class TfDistributeConfig:
     workers: int = 2
     hosts: tuple[str, ...] = ()
     tasks: tuple[int, ...] | None = None
+    engine = "tf-distribute"
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -90,3 +93,32 @@ def launch_tf_distribute(
         status = Status.success if all(code == 0 for code in run.codes) else Status.failed
         return LaunchOutcome(status, spec.results_dir, run.seconds)
     return run.outcome(f"tf-distribute workers exited with codes {run.codes} and task 0 wrote no result")
+
+
+class TfDistributeLauncher:
+    """TF_CONFIG worker processes for frameworks whose descriptor names the engine 'tf-distribute'."""
+
+    engine = "tf-distribute"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        tfd = parser.add_argument_group("multi-worker TensorFlow (tf.distribute MultiWorkerMirroredStrategy)")
+        tfd.add_argument("--tf-workers", type=positive_int, default=1, metavar="N", help="worker processes (TF_CONFIG tasks)")
+        tfd.add_argument("--tf-hosts", metavar="H:P,...", help="every worker's host:port, in task order (multi-machine)")
+        tfd.add_argument("--tf-task", type=int, action="append", metavar="I", help="the task index(es) this machine runs")
+
+    def config(self, args: argparse.Namespace) -> TfDistributeConfig | None:
+        if args.tf_workers <= 1 and not args.tf_hosts:
+            return None
+        hosts = tuple(h for h in (args.tf_hosts or "").split(",") if h)
+        try:
+            return TfDistributeConfig(
+                workers=len(hosts) or args.tf_workers, hosts=hosts, tasks=tuple(args.tf_task) if args.tf_task else None
+            )
+        except ValueError as exc:
+            raise ValueError(f"--tf-workers/--tf-hosts: {exc}") from None
+
+    def launch(self, spec: RunSpec, config: TfDistributeConfig, timeout_s: float, print_line: Callable[[str], None]) -> LaunchOutcome:
+        return launch_tf_distribute(spec, config, timeout_s=timeout_s, print_line=print_line)
+
+
+TF_DISTRIBUTE = TfDistributeLauncher()

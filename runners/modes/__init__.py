@@ -1,13 +1,13 @@
-"""Modes: what is timed and how. Each takes a backend and returns the section it measured."""
+"""Modes: what is timed and how. Each takes a backend and returns what it measured as a ModeResult."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from runners.modes import convergence, inference, throughput
+from runners.modes.base import ModeResult
 
-ModeRunner = Callable[..., dict[str, Any]]
+ModeRunner = Callable[..., ModeResult]
 
 _REGISTRY: dict[str, ModeRunner] = {
     "convergence": convergence.run,

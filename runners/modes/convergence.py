@@ -17,6 +17,7 @@ from typing import Any
 from runners import testhooks
 from runners.checkpoints import checkpoint_dir, weights_dir
 from runners.frameworks.base import Backend
+from runners.modes.base import ModeResult
 from runners.schema import EpochRecord, SubjectMetrics, Throughput, TimeToTarget, Training
 from runners.stats import samples_per_second
 
@@ -27,13 +28,13 @@ def training_section(backend: Backend, **measured: Any) -> Training:
     cfg = spec.benchmark.training
     return Training(
         batch_per_device=cfg.batch_size,
-        global_batch=cfg.batch_size * cfg.grad_accum_steps * spec.launch.world_size,
+        global_batch=backend.global_batch,
         grad_accum_steps=cfg.grad_accum_steps,
         optimizer=cfg.optimizer,
         hyperparameters=cfg.recorded(),
         precision_flags=backend.precision_flags(),
         options=backend.options(),
-        weak_scaling=True if spec.launch.world_size > 1 else None,
+        weak_scaling=True if backend.launch.world_size > 1 else None,
         model_flops_per_sample=backend.flops_per_sample(),
         **measured,
     )
@@ -63,7 +64,7 @@ def _resume(backend: Backend, progress: Callable[[str], None]) -> Progress | Non
     return Progress(**state)
 
 
-def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, Any]:
+def run(backend: Backend, progress: Callable[[str], None] = print) -> ModeResult:
     """Train until the target is reached or max_epochs run out; return the training section."""
     spec = backend.spec
     cfg, target = spec.benchmark.training, spec.benchmark.quality_target
@@ -114,13 +115,14 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, 
     if backend.rank == 0:
         shutil.rmtree(checkpoint_dir(spec), ignore_errors=True)
 
-    allocated, reserved = backend.memory_peaks_mib()
-    return {
-        "training": training_section(
+    return ModeResult.measured(
+        backend,
+        resumed=resumed,
+        training=training_section(
             backend,
             throughput=Throughput(
                 samples_per_s=samples_per_second(done.samples, done.train_time_s),
-                samples_per_s_per_device=samples_per_second(done.samples, done.train_time_s) / spec.launch.world_size,
+                samples_per_s_per_device=samples_per_second(done.samples, done.train_time_s) / backend.launch.world_size,
                 compute_samples_per_s=samples_per_second(done.samples, max(done.train_time_s - done.data_time_s, 1e-9)),
                 data_time_mean_ms=1000 * done.data_time_s / max(done.steps, 1),
                 warmup_steps=0,
@@ -143,6 +145,4 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, 
             final_metrics=last_eval.metrics if last_eval else {},
             per_subject=[SubjectMetrics(subject=s, samples=n, metrics=m) for s, n, m in (last_eval.per_subject if last_eval else [])],
         ),
-        "framework_peaks_mib": (allocated, reserved),
-        "resumed": resumed,
-    }
+    )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from runners.frameworks.base import Backend
+from runners.modes.base import ModeResult
 from runners.schema import Inference, InferencePoint
 from runners.stats import PERCENTILE_METHOD, latency_stats, low_sample_percentiles, samples_per_second, stored_latency_samples
 
@@ -39,7 +39,7 @@ def measure_batch(backend: Backend, batch_size: int, warmup: int, min_iterations
     )
 
 
-def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, Any]:
+def run(backend: Backend, progress: Callable[[str], None] = print) -> ModeResult:
     """Sweep the suite's batch sizes; return the inference section."""
     cfg = backend.spec.benchmark.inference
     backend.build_model(train=False)
@@ -57,9 +57,9 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, 
             f"p50 {lat.p50:.3f}  p99 {lat.p99:.3f} ms  ({point.sample_count} iterations)"
         )
         points.append(point)
-    allocated, reserved = backend.memory_peaks_mib()
-    return {
-        "inference": Inference(
+    return ModeResult.measured(
+        backend,
+        inference=Inference(
             precision=backend.spec.precision,
             timer=backend.timer,
             percentile_method=PERCENTILE_METHOD,
@@ -73,5 +73,4 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, 
             quality=backend.quality,
             results=points,
         ),
-        "framework_peaks_mib": (allocated, reserved),
-    }
+    )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any
 
 from runners.frameworks.base import Backend
+from runners.modes.base import ModeResult
 from runners.modes.convergence import training_section
 from runners.schema import Throughput
 from runners.stats import samples_per_second
@@ -37,11 +37,11 @@ def _window(backend: Backend, steps: int, min_time_s: float, cached_batch: bool)
     return steps, elapsed, samples
 
 
-def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, Any]:
+def run(backend: Backend, progress: Callable[[str], None] = print) -> ModeResult:
     """Warm up, then time an end-to-end and a compute-only window; return the training section."""
     spec = backend.spec
     cfg = spec.benchmark.throughput
-    world = spec.launch.world_size
+    world = backend.launch.world_size
     backend.build_model(train=True)
     backend.open_throughput_data(synthetic=spec.synthetic)
     start = time.perf_counter()
@@ -69,9 +69,5 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> dict[str, 
         f"  {steps} steps in {e2e_time:.2f}s: {throughput.samples_per_s:.1f} samples/s end to end, "
         f"{throughput.compute_samples_per_s:.1f} compute only, data {throughput.data_time_mean_ms:.2f} ms/step"
     )
-    allocated, reserved = backend.memory_peaks_mib()
     compile_time = first_step_s if spec.benchmark.options.compile else None
-    return {
-        "training": training_section(backend, throughput=throughput, compile_time_s=compile_time),
-        "framework_peaks_mib": (allocated, reserved),
-    }
+    return ModeResult.measured(backend, training=training_section(backend, throughput=throughput, compile_time_s=compile_time))

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from runners.schema import Mode, SafeLoader, Strict, problems_from_validation
+from runners.schema import FrameworkName, Mode, SafeLoader, Strict, problems_from_validation
 
 SUITES_DIR = Path(__file__).parent
 
@@ -118,7 +118,7 @@ class OptionsSpec(Strict):
 
 # TensorFlow's and PyTorch's CUDA stacks often cannot share one environment: a suite
 # may run a framework's workers with another interpreter (default: the current one).
-FrameworkPython = dict[Literal["pytorch", "tensorflow"], str]
+FrameworkPython = dict[FrameworkName, str]
 
 
 class Benchmark(Strict):
@@ -127,9 +127,7 @@ class Benchmark(Strict):
     description: str = Field(description="One paragraph shown on the model's page.")
     task: str = "image-classification"
     model: str = Field(description="Model name as the page shows it.")
-    implementations: dict[Literal["pytorch", "tensorflow"], str] = Field(
-        description="Model name per framework, e.g. a timm name for pytorch.", min_length=1
-    )
+    implementations: dict[FrameworkName, str] = Field(description="Model name per framework, e.g. a timm name for pytorch.", min_length=1)
     dataset: DatasetSpec
     quality_target: QualityTarget
     modes: list[Mode] = Field(min_length=1)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import statistics
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -99,60 +100,57 @@ def clock_event_names(mask: int) -> list[str]:
     return [name for bit, name in CLOCK_EVENT_REASONS.items() if mask & bit]
 
 
-@dataclass
-class _Series:
-    power_w: list[float] = field(default_factory=list)
-    sm_clock_mhz: list[float] = field(default_factory=list)
-    temperature_c: list[float] = field(default_factory=list)
-    utilization_pct: list[float] = field(default_factory=list)
-    memory_used_mib: list[float] = field(default_factory=list)
-    reasons: int = 0
-    energy_start_mj: float | None = None
-    energy_end_mj: float | None = None
-    samples: int = 0
+def _clock_event_mask(nvml: Any, handle: Any) -> int:
+    call = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or nvml.nvmlDeviceGetCurrentClocksThrottleReasons
+    return int(call(handle))
+
+
+def _mask_names(masks: list[float]) -> list[str]:
+    combined = 0
+    for mask in masks:
+        combined |= int(mask)
+    return clock_event_names(combined)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One NVML reading taken at every sample, and the GpuTelemetry fields its series summarises into."""
+
+    read: Callable[[Any, Any], float]  # (nvml, handle) -> the value in the unit of the fields
+    summaries: tuple[tuple[str, Callable[[list[float]], Any]], ...]  # (GpuTelemetry field, series -> value)
+
+
+# The one definition of what is sampled: a new GPU telemetry field is a line here plus its field in the schema.
+READINGS: tuple[Reading, ...] = (
+    Reading(lambda nvml, h: nvml.nvmlDeviceGetPowerUsage(h) / 1000, (("power_mean_w", statistics.fmean), ("power_max_w", max))),
+    # energy from NVML's total-energy counter (last minus first sample, mJ -> J), never from integrating power
+    Reading(lambda nvml, h: nvml.nvmlDeviceGetTotalEnergyConsumption(h), (("energy_j", lambda mj: (mj[-1] - mj[0]) / 1000),)),
+    Reading(lambda nvml, h: float(nvml.nvmlDeviceGetClockInfo(h, nvml.NVML_CLOCK_SM)), (("sm_clock_mean_mhz", statistics.fmean),)),
+    Reading(lambda nvml, h: float(nvml.nvmlDeviceGetTemperature(h, nvml.NVML_TEMPERATURE_GPU)), (("temperature_max_c", max),)),
+    Reading(lambda nvml, h: float(nvml.nvmlDeviceGetUtilizationRates(h).gpu), (("utilization_mean_pct", statistics.fmean),)),
+    Reading(lambda nvml, h: nvml.nvmlDeviceGetMemoryInfo(h).used / 2**20, (("memory_used_max_mib", max),)),
+    Reading(_clock_event_mask, (("throttle_reasons", _mask_names),)),
+)
 
 
 class NvmlSampler:
-    """Sample every visible GPU on a background thread; ``stop()`` returns one GpuTelemetry per GPU.
-
-    Energy comes from NVML's total-energy counter (difference between the first
-    and the last sample), never from integrating power samples.
-    """
+    """Sample every visible GPU on a background thread; ``stop()`` returns one GpuTelemetry per GPU."""
 
     def __init__(self, nvml: Any, indices: list[int], interval_s: float = 0.1) -> None:
         self.nvml, self.indices, self.interval_s = nvml, indices, interval_s
         self.handles = {i: nvml.nvmlDeviceGetHandleByIndex(i) for i in indices}
-        self.series = {i: _Series() for i in indices}
+        self.series: dict[int, list[list[float]]] = {i: [[] for _ in READINGS] for i in indices}
+        self.samples = dict.fromkeys(indices, 0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="benchsite-nvml", daemon=True)
 
     def _sample(self, index: int) -> None:
-        nvml, handle, series = self.nvml, self.handles[index], self.series[index]
-        power = _optional(nvml.nvmlDeviceGetPowerUsage, handle)
-        if power is not None:
-            series.power_w.append(power / 1000)
-        energy = _optional(nvml.nvmlDeviceGetTotalEnergyConsumption, handle)
-        if energy is not None:
-            series.energy_start_mj = energy if series.energy_start_mj is None else series.energy_start_mj
-            series.energy_end_mj = energy
-        for values, call, args in (
-            (series.sm_clock_mhz, nvml.nvmlDeviceGetClockInfo, (handle, nvml.NVML_CLOCK_SM)),
-            (series.temperature_c, nvml.nvmlDeviceGetTemperature, (handle, nvml.NVML_TEMPERATURE_GPU)),
-        ):
-            value = _optional(call, *args)
+        handle = self.handles[index]
+        for reading, values in zip(READINGS, self.series[index], strict=True):
+            value = _optional(reading.read, self.nvml, handle)
             if value is not None:
-                values.append(float(value))
-        rates = _optional(nvml.nvmlDeviceGetUtilizationRates, handle)
-        if rates is not None:
-            series.utilization_pct.append(float(rates.gpu))
-        memory = _optional(nvml.nvmlDeviceGetMemoryInfo, handle)
-        if memory is not None:
-            series.memory_used_mib.append(memory.used / 2**20)
-        reasons = _optional(
-            getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or nvml.nvmlDeviceGetCurrentClocksThrottleReasons, handle
-        )
-        series.reasons |= int(reasons or 0)
-        series.samples += 1
+                values.append(value)
+        self.samples[index] += 1
 
     def _loop(self) -> None:
         while True:
@@ -173,23 +171,13 @@ class NvmlSampler:
         return [self._summary(i) for i in self.indices]
 
     def _summary(self, index: int) -> GpuTelemetry:
-        s = self.series[index]
-        energy = None
-        if s.energy_start_mj is not None and s.energy_end_mj is not None:
-            energy = (s.energy_end_mj - s.energy_start_mj) / 1000
-        return GpuTelemetry(
-            index=index,
-            samples=s.samples,
-            interval_s=self.interval_s,
-            power_mean_w=statistics.fmean(s.power_w) if s.power_w else None,
-            power_max_w=max(s.power_w, default=None),
-            energy_j=energy,
-            sm_clock_mean_mhz=statistics.fmean(s.sm_clock_mhz) if s.sm_clock_mhz else None,
-            temperature_max_c=max(s.temperature_c, default=None),
-            utilization_mean_pct=statistics.fmean(s.utilization_pct) if s.utilization_pct else None,
-            memory_used_max_mib=max(s.memory_used_mib, default=None),
-            throttle_reasons=clock_event_names(s.reasons),
-        )
+        fields = {
+            name: summarise(values)
+            for reading, values in zip(READINGS, self.series[index], strict=True)
+            if values
+            for name, summarise in reading.summaries
+        }
+        return GpuTelemetry(index=index, samples=self.samples[index], interval_s=self.interval_s, **fields)
 
 
 def start_sampler(accelerators: Accelerators, interval_s: float = 0.1) -> NvmlSampler | None:
