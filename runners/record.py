@@ -147,12 +147,12 @@ def framework_version(framework: str) -> str:
     return "not installed"
 
 
-def capture_environment(spec: RunSpec, device: str, accelerators: Accelerators) -> Environment:
-    """Host, packages, accelerators, launch and allowlisted variables of this run."""
+def capture_environment(spec: RunSpec, device: str, accelerators: Accelerators, libraries: dict[str, str] | None = None) -> Environment:
+    """Host, packages (and the GPU libraries the backend used: CUDA, cuDNN, NCCL), accelerators, launch, allowlisted variables."""
     return Environment(
         host=host_facts(),
         python_version=sys.version.split()[0],
-        packages=package_versions(get_framework(spec.framework).packages),
+        packages=package_versions(get_framework(spec.framework).packages) | (libraries or {}),
         device=device,
         accelerators=accelerators,
         launch=spec.launch,

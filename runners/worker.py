@@ -86,7 +86,7 @@ def execute(spec: RunSpec) -> Path | None:
     started = utc_now()
     accelerators = accelerator_facts()
     dataset, backend, gpus = None, None, []
-    status, error, measured = Status.success, None, ModeResult()
+    status, error, measured, libraries = Status.success, None, ModeResult(), {}
     device = spec.device
     try:
         backend_cls = get_backend(spec.framework)
@@ -94,6 +94,7 @@ def execute(spec: RunSpec) -> Path | None:
         dataset = None if spec.synthetic else _prepare_dataset(spec)
         backend = backend_cls(spec, dataset, device)
         device = backend.device  # a backend may settle the device (TFLite's INT8 runs on the CPU)
+        libraries = backend.library_versions()
         spec = spec.model_copy(update={"launch": backend.launch})  # and the launch (one process driving several GPUs)
         print(f"[{spec.run_id}] {spec.framework} {spec.mode.value} {spec.precision} on {device}", flush=True)
         sampler = start_sampler(accelerators) if process_rank() == 0 else None
@@ -118,7 +119,7 @@ def execute(spec: RunSpec) -> Path | None:
         error=error,
         started=started,
         finished=utc_now(),
-        environment=capture_environment(spec, device, accelerators),
+        environment=capture_environment(spec, device, accelerators, libraries),
         dataset=_dataset_record(dataset, spec),
         telemetry=Telemetry(
             host_peak_rss_mib=peak_rss_mib(),

@@ -134,6 +134,8 @@ def test_a_real_run_records_nvml_telemetry(recorded):
         sampled = (gpu.power_mean_w, gpu.energy_j, gpu.sm_clock_mean_mhz, gpu.memory_used_max_mib)
         assert all(value is not None and value > 0 for value in sampled), gpu
         assert result.telemetry.framework_peak_allocated_mib > 0
+        packages = result.environment.packages  # the GPU libraries torch used, for "what changed" on a regression
+        assert packages["cuda"] == torch.version.cuda and packages["cudnn"] == str(torch.backends.cudnn.version())
 
 
 def test_a_real_run_records_tf32_channels_last_and_cuda_events(recorded):

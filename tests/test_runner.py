@@ -58,6 +58,8 @@ def test_environment_and_provenance_are_recorded(tiny_run):
     env = result.environment
     assert env.accelerators.kind in ("none", "nvidia")
     assert env.packages["torch"] and env.host.logical_cores >= 1
+    if env.device == "cpu":  # CUDA, cuDNN and NCCL are recorded only when the run used them (tests/test_gpu.py)
+        assert not {"cuda", "cudnn", "nccl"} & set(env.packages)
     assert result.provenance.config_hash.startswith("sha256:")
     assert result.dataset.name == "digits" and result.dataset.checksum.startswith("sha256:")
     assert result.dataset.train_samples + result.dataset.val_samples == 1797

@@ -146,6 +146,10 @@ class Backend(ABC):
     def resolve_device(cls, requested: str) -> str:
         """Turn 'auto' / 'cpu' / 'cuda' into the device this run uses."""
 
+    def library_versions(self) -> dict[str, str]:
+        """Versions of the GPU libraries this run used that are no Python distribution (CUDA, cuDNN, NCCL); none on a CPU."""
+        return {}
+
     @abstractmethod
     def precision_flags(self) -> dict[str, Any]:
         """The effective numeric settings (so 'fp32' never silently means TF32)."""

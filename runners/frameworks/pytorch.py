@@ -105,6 +105,14 @@ class PyTorchBackend(Backend):
             return f"cuda:{int(os.environ['LOCAL_RANK'])}"
         return requested
 
+    def library_versions(self) -> dict[str, str]:
+        if not self.device.startswith("cuda"):
+            return {}
+        versions = {"cuda": torch.version.cuda or "", "cudnn": str(torch.backends.cudnn.version() or "")}
+        with contextlib.suppress(AttributeError, RuntimeError):  # a build without NCCL
+            versions["nccl"] = ".".join(map(str, torch.cuda.nccl.version()))
+        return {name: version for name, version in versions.items() if version}
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         precision, on_gpu = self.spec.precision, self.device.startswith("cuda")

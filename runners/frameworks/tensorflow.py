@@ -200,6 +200,13 @@ class TensorFlowBackend(Backend):
     oom_errors = (tf.errors.ResourceExhaustedError,)
     weights_file = "model.weights.h5"
 
+    def library_versions(self) -> dict[str, str]:
+        if not self.device.startswith("cuda"):
+            return {}
+        build = tf.sysconfig.get_build_info()
+        versions = {"cuda": build.get("cuda_version", ""), "cudnn": build.get("cudnn_version", "")}
+        return {name: str(version) for name, version in versions.items() if version}
+
     @classmethod
     def resolve_device(cls, requested: str) -> str:
         gpus = tf.config.list_physical_devices("GPU")

@@ -6,8 +6,6 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ConfigDict
-
 from runners.launch.base import LaunchConfig
 from runners.launch.preflight import preflight
 from runners.launch.processes import LaunchOutcome
@@ -20,8 +18,6 @@ from runners.writing import new_run_id
 
 class RunRequest(RunOptions):
     """What ``benchsite run`` asks for: which runs of which suite (the plan), and the options every run carries."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     suite: str
     benchmarks: list[str] = []
