@@ -62,13 +62,14 @@ def test_a_page_kind_and_a_ranking_of_another_package_are_one_module_and_one_ent
 
     proc = build_with(["toy_page", "toy_ranking"], DATA / "ranked", tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert len(PAGE_KINDS) == 8 and len(RANKINGS) == 4  # the built-in ones, in the order below
+    assert len(PAGE_KINDS) == 9 and len(RANKINGS) == 4  # the built-in ones, in the order below
     nav = yaml.safe_load((tmp_path / "build" / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
     assert [next(iter(entry)) for entry in nav] == [
         "Home",
         "Performance",
         "Models",
         "Data",
+        "Systems",
         "Leaderboard",
         "Rankings",
         "Regressions",

@@ -17,7 +17,9 @@ import yaml
 from generator.aggregate import aggregate
 from generator.build import build, generate
 from generator.derived import valid_flops, valid_flops_per_s, valid_images_per_s
+from generator.energy import NO_POWER
 from generator.errors import BuildError
+from generator.formats import MISSING
 from generator.history import Point, downsample, shifts
 from generator.leaderboard import leaderboards
 from generator.results import load_results
@@ -149,8 +151,8 @@ def test_leaderboard_boards_show_release_generation_time_and_mismatch(built):
     int8 = html[html.index("INT8 board") :]
     assert "released 2026-10-01 00:00 UTC" in int8 and "top 1 of 1" in int8
     rows = body_rows(mixed)
-    # rank, model, framework, accelerator, precision, top1, FPS (batch 1), throughput, memory
-    assert rows[0][1:9] == [
+    # rank, model, framework, accelerator, precision, top1, FPS (batch 1), throughput, energy, memory
+    assert rows[0][1:10] == [
         "EfficientNet-B0",
         "pytorch",
         "1x NVIDIA A100-SXM4-80GB (driver 550.54.15, power limit not recorded)",
@@ -158,6 +160,7 @@ def test_leaderboard_boards_show_release_generation_time_and_mismatch(built):
         "77.1 (n=1) 1 run",
         "600 1 run",
         "15000 (batch 64)",
+        f"{MISSING} {NO_POWER}",  # its NVML telemetry has no power_mean_w
         "3072",
     ]
 
