@@ -5,7 +5,7 @@ one of its runs recorded alike, so two machines never share one."""
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -160,12 +160,10 @@ class Systems:
         self.systems: list[System] = []
         self._by_path: dict[str, System] = {}
         titles = [_title(fp) for fp in by_print]
-        hosts = Counter(fp.hostname for fp in by_print)
         for fp, title in sorted(zip(by_print, titles, strict=True), key=lambda ft: (ft[1], ft[0])):
             digest = hashlib.sha256(repr(fp).encode()).hexdigest()[:8]
             unique = title if titles.count(title) == 1 else f"{title} · {digest}"
-            short = fp.hostname if hosts[fp.hostname] == 1 else f"{fp.hostname} ({fp.hardware}, {digest[:4]})"
-            system = System(fp, f"{slugify(f'{fp.hostname}-{fp.hardware}')}-{digest}", unique, by_print[fp], short)
+            system = System(fp, f"{slugify(f'{fp.hostname}-{fp.hardware}')}-{digest}", unique, by_print[fp], _short(fp, list(by_print)))
             self.systems.append(system)
             self._by_path.update((str(r.path), system) for r in system.runs)
 
@@ -185,6 +183,19 @@ def accelerator_groups(runs: list[LoadedResult]) -> list[tuple[str, list[LoadedR
     for loaded in runs:
         groups[f"{loaded.result.environment.launch.world_size}x {accelerator_name(loaded.result)}"].append(loaded)
     return sorted(groups.items())
+
+
+def _short(fp: Fingerprint, every: list[Fingerprint]) -> str:
+    """The host name, with what tells it apart from the other systems of that host: hardware, framework, else a digest."""
+    for parts in ((), ("hardware",), ("framework",), ("hardware", "framework")):
+
+        def name(f: Fingerprint, parts: tuple[str, ...] = parts) -> str:
+            extra = ", ".join(getattr(f, p) for p in parts)
+            return f"{f.hostname} ({extra})" if extra else f.hostname
+
+        if sum(name(other) == name(fp) for other in every) == 1:
+            return name(fp)
+    return f"{fp.hostname} ({hashlib.sha256(repr(fp).encode()).hexdigest()[:8]})"
 
 
 def _title(fp: Fingerprint) -> str:
