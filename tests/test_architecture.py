@@ -65,13 +65,14 @@ def test_a_page_kind_and_a_ranking_of_another_package_are_one_module_and_one_ent
 
     proc = build_with(["toy_page", "toy_ranking"], DATA / "ranked", tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert len(PAGE_KINDS) == 8 and len(RANKINGS) == 4  # the built-in ones, in the order below
+    assert len(PAGE_KINDS) == 9 and len(RANKINGS) == 4  # the built-in ones, in the order below
     nav = yaml.safe_load((tmp_path / "build" / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
     assert [next(iter(entry)) for entry in nav] == [
         "Home",
         "Performance",
         "Models",
         "Data",
+        "Systems",
         "Leaderboard",
         "Rankings",
         "Regressions",
@@ -482,7 +483,6 @@ def test_a_framework_needs_no_edit_of_benchsites_lists(tmp_path: Path):
 
 def test_a_run_option_is_defined_once_on_the_spec_type_and_reaches_every_run_and_the_record():
     from generator.ops.cli import build_parser
-
     from runners.launch import RunRequest, plan_runs
     from runners.record import RunOptions, provenance
 
@@ -519,7 +519,6 @@ def test_every_gpu_telemetry_field_comes_from_one_nvml_reading():
 
 def test_each_launcher_is_found_by_engine_and_brings_its_own_options():
     from generator.ops.cli import build_parser
-
     from runners.registry import get_framework, get_launcher, launch_engines, launchers
 
     assert launch_engines() == ("local", "torchrun", "tf-distribute", "slurm")

@@ -87,7 +87,7 @@ def test_model_page_shows_the_fixture_numbers(built):
     assert a100[5] == "6.2 s olympic noisy"  # olympic mean of 9.4, 5.1, 6.2: a spread far above 5 %
     b32 = cells(row_with(digits, "<td>32</td>", "inference.yaml"))
     assert b32[:8] == ["32", "32x32", "2909.09 1 run", "11", "10.78", "12.1", "12.65", "14.3"]
-    assert b32[8].startswith("more200 samples")  # sample count and source folded into the row's details
+    assert b32[9].startswith("more200 samples")  # sample count and source folded into the row's details
     b1 = cells(row_with(digits, "<td>1</td>", "inference.yaml"))
     assert b1[7] == "1.625"  # p99 at batch 1
 
@@ -219,7 +219,8 @@ def test_nav_is_generated_from_the_results(built):
     _, work, _ = built
     config = yaml.safe_load((work / "mkdocs.yml").read_text(encoding="utf-8"))
     assert config["INHERIT"].endswith("mkdocs.yml") and config["docs_dir"] == "docs"
-    assert [next(iter(e)) for e in config["nav"]] == ["Home", "Performance", "Models", "Data", "Leaderboard", "Rankings", "Regressions"]
+    nav = ["Home", "Performance", "Models", "Data", "Systems", "Leaderboard", "Rankings", "Regressions"]
+    assert [next(iter(e)) for e in config["nav"]] == nav
     models = dict(item for entry in config["nav"][2]["Models"] for item in entry.items())
     assert models["ResNet-10-T on digits"] == "models/digits-resnet10t.md"
     assert models["EfficientNet-B0"] == "models/imagenet-efficientnet-b0.md"

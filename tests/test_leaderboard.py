@@ -6,6 +6,8 @@ from pathlib import Path
 from sitepages import body_rows, page, section
 
 from generator.aggregate import aggregate
+from generator.energy import NO_POWER
+from generator.formats import MISSING
 from generator.leaderboard import leaderboards
 from generator.results import load_results
 from generator.settings import LeaderboardSettings, Settings
@@ -28,8 +30,8 @@ def test_leaderboard_boards_show_release_generation_time_and_mismatch(ranked_sit
     int8 = html[html.index("INT8 board") :]
     assert "released 2026-10-01 00:00 UTC" in int8 and "top 1 of 1" in int8
     rows = body_rows(mixed)
-    # rank, model, framework, accelerator, precision, top1, FPS (batch 1), throughput, memory
-    assert rows[0][1:9] == [
+    # rank, model, framework, accelerator, precision, top1, FPS (batch 1), throughput, energy, memory
+    assert rows[0][1:10] == [
         "EfficientNet-B0",
         "pytorch",
         "1x NVIDIA A100-SXM4-80GB (driver 550.54.15, power limit not recorded)",
@@ -37,6 +39,7 @@ def test_leaderboard_boards_show_release_generation_time_and_mismatch(ranked_sit
         "77.1 (n=1) 1 run",
         "600 1 run",
         "15000 (batch 64)",
+        f"{MISSING} {NO_POWER}",  # its NVML telemetry has no power_mean_w
         "3072",
     ]
 

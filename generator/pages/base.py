@@ -78,6 +78,7 @@ class SiteContext:
     kept: PageCache | None = None  # pages as the last build rendered them (history pages, by what they show)
     links: dict[str, str] = field(default_factory=dict)
     data_root: str = "data/"
+    systems: Any = None  # generator.systems.Systems of the site's runs, when render_pages computed them
     overlays: dict[Path, jinja2.Environment] = field(default_factory=dict, repr=False, compare=False)  # see render()
 
     def title(self, bench: BenchmarkAggregate) -> str:

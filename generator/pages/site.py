@@ -18,9 +18,11 @@ from generator.pages.models import model_pages
 from generator.pages.performance import performance_page
 from generator.pages.rankings import ranking_pages
 from generator.pages.regressions import regressions_page
+from generator.pages.systems import system_pages
 from generator.pages.templates import environment
 from generator.plugins import with_extensions
 from generator.settings import Settings, load_settings
+from generator.systems import Systems
 from runners.schema import Problem
 
 # The page kinds in the order of the nav; those of other packages (entry points in "benchsite.pages") follow.
@@ -29,6 +31,7 @@ PAGE_KINDS: tuple[PageKind, ...] = (
     performance_page,
     model_pages,
     data_page,
+    system_pages,
     leaderboard_page,
     ranking_pages,
     history_pages,
@@ -59,7 +62,9 @@ def render_pages(
     ``kept`` keeps the Markdown of the pages that key what they show (history pages) between builds."""
     settings = settings or load_settings()
     env = environment(links, settings, data_root, bytecode_dir)
-    site = SiteContext(env, agg, charts, problems, settings, build_time(), history, results_roots or [], kept, links, data_root)
+    systems = Systems(agg.runs)
+    env.globals["systems_of"] = systems.of  # every setup label links to the system page of its runs
+    site = SiteContext(env, agg, charts, problems, settings, build_time(), history, results_roots or [], kept, links, data_root, systems)
     pages = [page for kind in page_kinds() for page in kind(site)]
     if kept:
         kept.save()
@@ -81,8 +86,10 @@ def large_folders(pages: list[Page]) -> set[str]:
 
 def folder_indexes(pages: list[Page]) -> list[Page]:
     """An index page for each large folder, linking to every page in it by title."""
-    indexes = []
+    indexes, written = [], {p.path for p in pages}
     for folder in sorted(large_folders(pages)):
+        if f"{folder}/index.md" in written:  # the page kind wrote its own
+            continue
         mine = sorted((p for p in pages if p.path.rpartition("/")[0] == folder), key=lambda p: p.title)
         rows = "\n".join(f'<li><a href="{escape(p.path.rpartition("/")[2][:-3])}.html">{escape(p.title)}</a></li>' for p in mine)
         text = f"# {_folder_title(folder)}\n\n<p>{len(mine)} pages.</p>\n\n<ul>\n{rows}\n</ul>\n"

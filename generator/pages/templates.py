@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from generator import energy
 from generator.aggregate import LatencyRow, ThroughputRow, accelerator_name, setup_of
 from generator.charts import group_label
 from generator.errors import BuildError
@@ -17,6 +18,7 @@ from generator.formats import MISSING, duration, exact_seconds, latency_marks, n
 from generator.formats import scaling as scaling_text
 from generator.results import LoadedResult
 from generator.settings import Settings, load_settings
+from generator.systems import accelerator_groups
 from runners.schema import Result
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "site_templates"
@@ -137,6 +139,14 @@ def environment(
     env.globals["data_href"] = data_href
     env.globals.update(runs_marks=runs_marks, point_marks=point_marks, scaling_of=scaling_of, mark_titles=MARK_TITLES, setup_of=setup_of)
     env.globals["group_label"] = group_label
+    env.globals["systems_of"] = lambda runs: []  # render_pages sets the site's generator.systems.Systems.of
+    env.globals["accelerator_groups"] = accelerator_groups
+    env.globals.update(
+        average_power=energy.average_power,
+        training_energy=energy.training_energy_per_sample,
+        energy_to_train=energy.energy_to_train,
+        inference_energy=energy.inference_energy_per_sample,
+    )
     return env
 
 

@@ -64,6 +64,22 @@ INFERENCE = {
     ("H100", "amp-fp16"): (0.7731, 560.0, 18650.0),
     ("H100", "tf32"): (0.7726, 433.0, 8010.0),
 }
+# NVML board power: mean watts of each GPU over a run, by (gpu, precision) for training and inference (GPU i draws i W
+# less than GPU 0, so a sum over the GPUs is told from a mean); None: that setup's GPU recorded no power.
+TRAINING_POWER_W = {
+    ("A100-400W", "amp-fp16"): 371.0,
+    ("A100-400W", "tf32"): 356.0,
+    ("A100-250W", "amp-fp16"): 243.0,
+    ("H100", "amp-fp16"): 612.0,
+}
+INFERENCE_POWER_W = {
+    ("A100-400W", "amp-fp16"): 287.0,
+    ("A100-400W", "tf32"): 301.5,
+    ("A100-250W", "amp-fp16"): 221.0,
+    ("H100", "amp-fp16"): 452.0,
+    ("H100", "tf32"): None,
+}
+TELEMETRY_INTERVAL_S = 0.1
 START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 
 
@@ -117,6 +133,7 @@ def result(spec: RunSpec, gpu: str, started: datetime, duration_s: float) -> dic
     env = data["environment"]
     env["host"].update(hostname=host, cpu_model="AMD EPYC 7742 64-Core Processor", logical_cores=256, ram_gib=2015.6)
     env["device"] = "cuda"
+    env["packages"] |= {"cuda": "12.4", "cudnn": "9.1.0", "nccl": "2.21.5"}  # torch.version.cuda, backends.cudnn, cuda.nccl
     env["accelerators"] = {
         "kind": "nvidia",
         "probe": "nvml",
@@ -212,6 +229,7 @@ def convergence(key: tuple, index: int, count: int, top1: float, ttt: float, rat
     tr["curve"][-1]["eval"]["top1"] = top1
     tr["final_metrics"] = {"top1": top1, "top5": 0.9321}
     tr["per_subject"] = []
+    data["telemetry"]["gpus"] = gpu_telemetry(devices, TRAINING_POWER_W[(gpu, precision)], data["run"]["duration_s"])
     return Result.model_validate(data)
 
 
@@ -221,6 +239,7 @@ def throughput(key: tuple, rate: float, started: datetime) -> Result:
     spec = spec_of(Mode.throughput, precision, devices, run_id, group, 0, 1)
     data = result(spec, gpu, started, 180.0)
     data["training"] |= training(spec, rate) | {"time_to_target": None, "curve": [], "final_metrics": {}, "per_subject": []}
+    data["telemetry"]["gpus"] = gpu_telemetry(devices, TRAINING_POWER_W[(gpu, precision)], 180.0)
     return Result.model_validate(data)
 
 
@@ -264,8 +283,20 @@ def inference(key: tuple, top1: float, rate1: float, rate256: float, started: da
                 "low_sample_percentiles": [],
             }
         )
-    data["telemetry"]["gpus"] = [{"index": 0, "samples": 400, "interval_s": 0.1, "memory_used_max_mib": 3000.0 + rate256 / 10}]
+    data["telemetry"]["gpus"] = gpu_telemetry(1, INFERENCE_POWER_W[key], 400.0)
+    data["telemetry"]["gpus"][0]["memory_used_max_mib"] = 3000.0 + rate256 / 10
     return Result.model_validate(data)
+
+
+def gpu_telemetry(devices: int, power_w: float | None, duration_s: float) -> list[dict]:
+    """What runners.telemetry.nvml.NvmlSampler records per GPU: samples, interval, mean power and the energy counter."""
+    samples = round(duration_s / TELEMETRY_INTERVAL_S)
+    gpus = []
+    for i in range(devices):
+        watts = None if power_w is None else power_w - i
+        energy = None if watts is None else round(watts * duration_s, 1)
+        gpus.append({"index": i, "samples": samples, "interval_s": TELEMETRY_INTERVAL_S, "power_mean_w": watts, "energy_j": energy})
+    return gpus
 
 
 def ids(mode: Mode, precision: str, gpu: str, devices: int, started: datetime, index: int) -> tuple[str, str]:

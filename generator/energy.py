@@ -1,0 +1,83 @@
+"""Energy figures of a setup's latest repeat group, from the NVML board power its runs recorded (generator.derived does the
+arithmetic): average power, joules per sample and kWh to train, each a mean over the runs with n, or why there is none."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from generator.aggregate import ConvergenceRow, LatencyRow
+from generator.derived import Summary, board_power_w, energy_kwh, energy_per_sample_j
+from generator.results import LoadedResult
+from runners.schema import Result
+
+CPU_RUN = "no GPU power on a CPU run"
+NO_POWER = "a GPU of this run recorded no power (telemetry.gpus[].power_mean_w)"
+NO_TELEMETRY = "the run recorded no NVML telemetry (telemetry.gpus)"
+
+
+@dataclass(frozen=True)
+class Energy:
+    """A figure over a setup's runs (mean with n), or None and the reason shown in its place."""
+
+    summary: Summary | None
+    reason: str = ""
+
+
+def run_power(result: Result) -> tuple[float | None, str]:
+    """Return a run's average power, the sum of its GPUs' mean board power, or None and why not."""
+    if result.environment.accelerators.kind == "none":
+        return None, CPU_RUN
+    gpus, devices = result.telemetry.gpus, result.environment.launch.world_size
+    if not gpus:
+        return None, NO_TELEMETRY
+    if len(gpus) != devices:
+        return None, f"NVML power recorded for {len(gpus)} GPU(s), the run used {devices}"
+    power = board_power_w([g.power_mean_w for g in gpus])
+    return (power, "") if power is not None else (None, NO_POWER)
+
+
+def _over_runs(runs: list[LoadedResult], figure: Callable[[Result, float], float | None], missing: str) -> Energy:
+    """The mean of ``figure(result, power)`` over the runs that have both; else the latest run's reason."""
+    values, reason = [], missing
+    for loaded in runs:
+        power, why = run_power(loaded.result)
+        if power is None:
+            reason = why
+            continue
+        if (value := figure(loaded.result, power)) is not None:
+            values.append(value)
+    return Energy(Summary.of(values)) if values else Energy(None, reason)
+
+
+def average_power(runs: list[LoadedResult]) -> Energy:
+    """Average board power (W) of a setup's runs."""
+    return _over_runs(runs, lambda _, power: power, NO_POWER)
+
+
+def training_energy_per_sample(runs: list[LoadedResult]) -> Energy:
+    """Joules per training sample: each run's average power over its training throughput."""
+
+    def per_sample(result: Result, power: float) -> float | None:
+        rate = result.training.throughput if result.training else None
+        return energy_per_sample_j(power, rate.samples_per_s) if rate else None
+
+    return _over_runs(runs, per_sample, "no training throughput recorded")
+
+
+def energy_to_train(row: ConvergenceRow) -> Energy:
+    """kWh to the quality target: each run's average power times its time to target, over the runs that reached it."""
+
+    def kwh(result: Result, power: float) -> float | None:
+        ttt = result.training.time_to_target
+        return energy_kwh(power, ttt.time_to_target_s) if ttt and ttt.reached and ttt.time_to_target_s is not None else None
+
+    return _over_runs(row.runs, kwh, "no run reached the target")
+
+
+def inference_energy_per_sample(row: LatencyRow) -> Energy:
+    """Joules per sample at one batch size: the run's average power (over the whole run) over that batch size's throughput."""
+    power, reason = run_power(row.source.result)
+    if power is None:
+        return Energy(None, reason)
+    return Energy(Summary.of([energy_per_sample_j(power, row.point.samples_per_s)]))
