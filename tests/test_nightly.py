@@ -98,7 +98,7 @@ def test_publish_deploys_a_version_and_its_alias_to_gh_pages(origin, tmp_path, d
 
 
 def test_fail_on_regression_compares_tonight_with_the_results_before_it(origin, tmp_path, data_dir, dataset_cache, tiny_run):
-    """A prior inference run 5x faster than tonight's, same machine and setup: the nightly commits, then exits 1."""
+    """A prior inference run of the same machine and setup that took 1 µs a batch: tonight is slower whatever the load."""
     from datetime import timedelta
 
     from runners.schema import Mode, Result
@@ -110,11 +110,11 @@ def test_fail_on_regression_compares_tonight_with_the_results_before_it(origin, 
     run["id"] += "-prior"
     run["repeat"]["group"] += "-prior"
     for point in data["inference"]["results"]:
-        point["latency_ms"] = {k: v / 5 for k, v in point["latency_ms"].items()}
-        point["samples_per_s"] *= 5
-        point["duration_s"] /= 5
+        point["latency_ms"] = dict.fromkeys(point["latency_ms"], 0.001) | {"stdev": 0.0}
+        point["samples_per_s"] = point["batch_size"] / 1e-6
+        point["duration_s"] = point["iterations"] * 1e-6
         if point.get("latency_samples_ms"):  # the raw latencies compare decides on (Mann-Whitney U)
-            point["latency_samples_ms"] = " ".join(f"{float(x) / 5:.4g}" for x in point["latency_samples_ms"].split())
+            point["latency_samples_ms"] = " ".join("0.001" for _ in point["latency_samples_ms"].split())
     prior = Result.model_validate(data)
     day = timedelta(days=1)
     earlier = prior.run.model_copy(update={"started_utc": prior.run.started_utc - day, "finished_utc": prior.run.finished_utc - day})
@@ -127,6 +127,6 @@ def test_fail_on_regression_compares_tonight_with_the_results_before_it(origin, 
     assert proc.returncode == 1, out
     assert "A = results before this run, B = this run:" in out
     slower = [line for line in out.splitlines() if "latency_p50 (batch 1)" in line]
-    assert len(slower) == 1 and slower[0].startswith(("4.", "5.", "6.")) and "x slower" in slower[0]
+    assert len(slower) == 1 and "x slower" in slower[0].split("  ")[0]
     assert "regression(s) beyond 5% against the results before this run" in out.strip().splitlines()[-1]
     assert git(machine, "log", "-1", "--format=%s").startswith("nightly: tiny on ")  # committed all the same
