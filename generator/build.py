@@ -191,7 +191,7 @@ def generate(
     phase = phases or Phases()
     with phase("scan"):
         scan = scan_results(results)
-        where = [str(site_dir), versioned, source_url, str(data_dir)]
+        where = [str(site_dir), versioned, source_url, str(data_dir), added_in is not None]
         stamp = BuildStamp(work_dir / "cache" / "build.json", inputs_fingerprint(scan, where))
     if (previous := stamp.unchanged(work_dir / "docs")) is not None:
         validate(previous, strict)

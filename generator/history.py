@@ -158,7 +158,8 @@ class Regression:
         """One line per difference, and the results repository's commit range; 'nothing recorded differs' when none."""
         lines = [str(c) for c in self.changes] or ["nothing recorded differs"]
         if self.results_range:
-            lines.append(f"results commits {self.results_range[0][:12]}..{self.results_range[1][:12]}")
+            before, after = (commit[:12] for commit in self.results_range)
+            lines.append(f"results commits {before}..{after}" if before != after else f"both runs added in results commit {before}")
         return lines
 
     @property

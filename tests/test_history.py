@@ -102,6 +102,10 @@ def test_a_regression_names_the_results_commits_between_its_runs(tmp_path):
         config = generate([repo], tmp_path / "site", work_dir=tmp_path / "build", added_in=added_in)
     text = (config.parent / "docs" / "regressions.md").read_text(encoding="utf-8")
     assert text.count(f"results commits {commits[0][:12]}..{commits[1][:12]}") == 2
+    with contextlib.redirect_stderr(io.StringIO()):  # runs added together: one commit, not an empty range
+        config = generate([repo], tmp_path / "site2", work_dir=tmp_path / "build2", added_in=lambda loaded: commits[1])
+    text = (config.parent / "docs" / "regressions.md").read_text(encoding="utf-8")
+    assert text.count(f"both runs added in results commit {commits[1][:12]}") == 2
 
 
 def test_history_page_has_a_chart_and_a_table_per_metric(ranked_site):
