@@ -14,6 +14,7 @@ the row says so.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import json
 import math
@@ -276,8 +277,9 @@ class Pair:
         """How much better B is than A: above 1 is faster, below 1 slower, whatever the metric's direction."""
         return self.ratio if self.metric.higher_is_better else 1 / self.ratio
 
-    @property
+    @functools.cached_property
     def test(self) -> Test | None:
+        """The significance test, run once per pair (verdict, reason and output all read it)."""
         return significance(self.a, self.b)
 
     @property
