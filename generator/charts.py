@@ -3,19 +3,20 @@ Vega-Embed, which draws them interactively (tooltips, zoom on history) over the 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import os
 import pickle
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import altair as alt
 import vl_convert
@@ -24,6 +25,9 @@ from generator.aggregate import Aggregate, BenchmarkAggregate, ConvergenceRow, I
 from generator.errors import BuildError
 from generator.formats import driver_and_power
 from runners.schema import PERCENTILE_KEYS, atomic_path, write_atomic
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 MAX_CURVE_POINTS_SHOWN = 1000  # per run and metric; a longer curve is thinned evenly (the file keeps every epoch)
 
@@ -184,10 +188,15 @@ class ChartSpec:
     group: str
     alt: str
     caption: str
-    chart: alt.TopLevelMixin
+    chart: dict[str, Any]  # the Vega-Lite spec (``layered``) without its rows
+    data: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # the rows of each named data source the chart reads
+
+    def to_dict(self) -> dict[str, Any]:
+        """The Vega-Lite spec, with the rows of its named sources as top-level ``datasets``."""
+        return self.chart | {"datasets": self.data} if self.data else dict(self.chart)
 
     def render(self, svg: SvgCache) -> Chart:
-        spec = self.chart.to_dict(validate=False)  # vl-convert still refuses a bad spec
+        spec = self.to_dict()
         live = json.dumps(spec, separators=(",", ":"), sort_keys=True)
         return Chart(self.path, self.kind, self.group, self.alt, self.caption, svg.render(static(spec)), live)
 
@@ -203,11 +212,13 @@ def static(spec: Any) -> Any:
         # A mark's clip goes too: the SVG numbers its clipPath ids per vl-convert process, so a cold build (a pool of
         # processes) and an incremental one would draw the same chart with different bytes.
         dropped = {"params", "clip"} if "type" in spec else {"params"}
-        return {
-            key: {k: static(v) for k, v in value.items() if k not in INTERACTIVE_ONLY} if key == "encoding" else static(value)
-            for key, value in spec.items()
-            if key not in dropped
-        }
+        kept = {key: value for key, value in spec.items() if key not in dropped}
+        for key, value in kept.items():
+            if key == "encoding":
+                kept[key] = {k: static(v) for k, v in value.items() if k not in INTERACTIVE_ONLY}
+            elif key != "datasets":  # the rows: nothing in them to drop
+                kept[key] = static(value)
+        return kept
     if isinstance(spec, list):
         return [static(item) for item in spec]
     return spec
@@ -227,7 +238,7 @@ def run_fields(loaded: Any, n: int = 1) -> dict[str, Any]:
 
 def _tooltip(x: alt.X, y: alt.Y) -> list[alt.Tooltip]:
     """A point's tooltip: its line, x and y as the axes name them, and the run behind it (``run_fields``)."""
-    xd, yd = x.to_dict(), y.to_dict()
+    xd, yd = x.to_dict(validate=False), y.to_dict(validate=False)
     return [
         alt.Tooltip("line:N", title="line"),
         alt.Tooltip(xd["field"], type=xd["type"], title=xd.get("title", xd["field"])),
@@ -257,19 +268,31 @@ def line_figure(
     alt_text: str,
     caption: str,
     over: Iterable[alt.Chart] = (),
+    over_data: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, ChartSpec]:
     """One line chart of a benchmark, keyed '<kind>-<n>' and drawn into charts/<slug>-<kind>-<n>.svg: lines coloured by
-    framework (PyTorch and TensorFlow overlaid), dashed by the ``series`` field, points on top, then the ``over`` layers."""
-    base = alt.Chart(alt.Data(values=rows)).encode(
+    framework (PyTorch and TensorFlow overlaid), dashed by the ``series`` field, points on top, then the ``over`` layers
+    (which read the named sources of ``over_data``)."""
+    base = alt.Chart(alt.Data(name="points")).encode(
         x=x, y=y, color=alt.Color("framework:N", title="framework", legend=_legend()), detail=alt.Detail("line:N")
     )
     lines = base.mark_line().encode(strokeDash=alt.StrokeDash(f"{series}:N", title=None, legend=_legend(symbolStrokeWidth=2)))
     points = base.mark_point(filled=True, size=25).encode(tooltip=_tooltip(x, y))
-    chart = alt.layer(lines, points, title=title).properties(width=WIDTH, height=HEIGHT)
-    if over := list(over):
-        chart.title = alt.Undefined  # the title goes on the outer layer
-        chart = alt.layer(chart, *over, title=title)
-    return {f"{kind}-{n}": ChartSpec(f"charts/{bench.slug}-{kind}-{n}.svg", kind, group, alt_text, caption, chart)}
+    chart = layered([lines, points, *over], title)
+    data = {"points": rows, **(over_data or {})}
+    return {f"{kind}-{n}": ChartSpec(f"charts/{bench.slug}-{kind}-{n}.svg", kind, group, alt_text, caption, chart, data)}
+
+
+def layered(units: list[alt.Chart], title: alt.TitleParams) -> dict[str, Any]:
+    """The Vega-Lite spec of unit charts drawn over each other, at the site's chart size.
+
+    Each Altair unit chart becomes its dict on its own and the layer is put together here: ``alt.layer`` validates
+    and deep-copies every sub-chart to lift its params (~30 ms a chart, most of a cold build's chart time), and
+    vl-convert refuses a bad spec anyway. The units read named data (``ChartSpec.data``), so no rows are copied.
+    """
+    top = alt.LayerChart(layer=[]).to_dict(validate=False)  # $schema and Altair's default config, as alt.layer gives
+    layer = [unit.to_dict(validate=False, context={"top_level": False}) for unit in units]
+    return top | {"layer": layer, "title": title.to_dict(validate=False), "width": WIDTH, "height": HEIGHT}
 
 
 def _integer_axis(title: str, values: Iterable[int]) -> alt.X:
@@ -337,7 +360,6 @@ def curve_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
         frameworks = " and ".join(sorted({r.setup.framework for r in rows}))
         accuracy = _curve_rows(rows, ("top1", "top5"), 100)
         if accuracy:
-            targets = alt.Data(values=[{"target": t * 100} for t in sorted({row.target for row in rows})])
             specs |= line_figure(
                 bench,
                 "accuracy",
@@ -352,7 +374,8 @@ def curve_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
                 f"of {frameworks} on {label}.",
                 caption=f"Validation top-1 and top-5 after each epoch on {label}, colour by framework, one line per run and metric; "
                 "the dashed line is the target.",
-                over=[alt.Chart(targets).mark_rule(strokeDash=[4, 4], color="gray").encode(y="target:Q")],
+                over=[alt.Chart(alt.Data(name="targets")).mark_rule(strokeDash=[4, 4], color="gray").encode(y="target:Q")],
+                over_data={"targets": [{"target": t * 100} for t in sorted({row.target for row in rows})]},
             )
         loss = _curve_rows(rows, ("loss",), 1)
         if loss:
@@ -563,6 +586,19 @@ def _history_fields(series: Any, point: Any) -> dict[str, Any]:
     return fields | {"href": "#" + history_anchor(series, point.latest.result.run.id)}
 
 
+def unchecked(build: Callable[P, R]) -> Callable[P, R]:
+    """Build Altair objects without validating each against the Vega-Lite schema as it is made (Altair's debug mode,
+    ~10 ms a chart in jsonschema); vl-convert still refuses a bad spec when it renders it, and the tests build specs
+    through the validating builders."""
+
+    @functools.wraps(build)
+    def quick(*args: P.args, **kwargs: P.kwargs) -> R:
+        with alt.utils.schemapi.debug_mode(False):
+            return build(*args, **kwargs)
+
+    return quick
+
+
 def history_spec(series: Any) -> ChartSpec:
     """Chart one history series (a generator.history.Series) per run, with its noise band; regressions in red."""
     rows = [
@@ -597,7 +633,7 @@ def history_spec(series: Any) -> ChartSpec:
     ]
     zoom = alt.selection_interval(name="zoom", bind="scales", encodings=["x"])  # drag to pan, wheel to zoom the time axis
     line = (
-        alt.Chart(alt.Data(values=rows))
+        alt.Chart(alt.Data(name="runs"))
         .mark_line(point=True, clip=True)  # clipped to the plot when zoomed or panned
         .encode(x=x, y=y, tooltip=tooltip, href=alt.Href("href:N"))
         .add_params(zoom)
@@ -605,21 +641,21 @@ def history_spec(series: Any) -> ChartSpec:
     layers = [line]
     if bands:
         band = (
-            alt.Chart(alt.Data(values=bands))
+            alt.Chart(alt.Data(name="bands"))
             .mark_rect(color="#9e9e9e", opacity=0.25, clip=True)
             .encode(x=alt.X("from:T", title="run started (UTC)", scale=x_scale, axis=x_axis), x2="to:T", y=alt.Y("low:Q"), y2="high:Q")
         )
         level = (
-            alt.Chart(alt.Data(values=bands))
+            alt.Chart(alt.Data(name="bands"))
             .mark_rule(color="#757575", strokeDash=[2, 2], clip=True)
             .encode(x="from:T", x2="to:T", y="mean:Q")
         )
         layers = [band, level, line]
     marks = [{"started": r.after.started_utc.isoformat()} for r in series.regressions]
     if marks:
-        regression = alt.Chart(alt.Data(values=marks)).mark_rule(color="#c62828", strokeDash=[4, 4], clip=True)
+        regression = alt.Chart(alt.Data(name="regressions")).mark_rule(color="#c62828", strokeDash=[4, 4], clip=True)
         layers.append(regression.encode(x="started:T"))
-    chart = alt.layer(*layers, title=_title(f"{metric.name} per run", history_title(series))).properties(width=WIDTH, height=HEIGHT)
+    chart = layered(layers, _title(f"{metric.name} per run", history_title(series)))
     noise = (
         "The grey band is the noise around each level (the dotted line): a move inside it is not a change. "
         "Dashed red lines mark detected regressions."
@@ -635,9 +671,11 @@ def history_spec(series: Any) -> ChartSpec:
         + (", with a grey band of run-to-run noise." if bands else "."),
         caption=f"{metric.name} per run ({series.config}); older runs averaged in buckets. {noise}",
         chart=chart,
+        data={"runs": rows} | ({"bands": bands} if bands else {}) | ({"regressions": marks} if marks else {}),
     )
 
 
+@unchecked
 def benchmark_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
     """One benchmark's chart specs: curves, scaling, throughput over batch size, latency."""
     return curve_specs(bench) | scaling_specs(bench) | throughput_batch_specs(bench) | latency_specs(bench)
@@ -649,7 +687,7 @@ def chart_specs(agg: Aggregate, history: Any = None) -> dict[str, dict[str, Char
     for bench in agg.benchmarks:
         specs[bench.slug] = benchmark_specs(bench)
     if history is not None:
-        specs["history/"] = {series.key: history_spec(series) for series in history.series}
+        specs["history/"] = {series.key: unchecked(history_spec)(series) for series in history.series}
     return specs
 
 
@@ -746,7 +784,7 @@ def render_charts(agg: Aggregate, cache_dir: Path | None = None, history: Any = 
                     svg.used.update(done["svgs"])
                 else:
                     drawn = set(svg.used)
-                    mine_history[series.key] = history_spec(series).render(svg)
+                    mine_history[series.key] = unchecked(history_spec)(series).render(svg)
                     done = {"chart": mine_history[series.key], "svgs": svg.used - drawn}
                     built_series.append((skey, series.key))
                 known.put(skey, done)

@@ -32,11 +32,15 @@ def variant(template: str, edit: Any, name: str) -> LoadedResult:
     return LoadedResult(Path(name), name, validate_data(data, name))  # a v1 template, migrated
 
 
-def layers(spec: dict, data: dict | None = None) -> list[dict]:
-    """Every unit spec inside a (possibly nested) layer, each with the data it draws (its own or its parent's)."""
+def layers(spec: dict, data: dict | None = None, datasets: dict | None = None) -> list[dict]:
+    """Every unit spec inside a (possibly nested) layer, each with the data it draws (its own or its parent's; a named
+    source is looked up in the top-level datasets, as Vega-Lite does)."""
+    datasets = spec.get("datasets", datasets)
     data = spec.get("data", data)
+    if data and "name" in data:
+        data = {"values": datasets[data["name"]]}
     if "layer" in spec:
-        return [unit for layer in spec["layer"] for unit in layers(layer, data)]
+        return [unit for layer in spec["layer"] for unit in layers(layer, data, datasets)]
     return [{**spec, "data": data}]
 
 
@@ -51,14 +55,14 @@ def test_gpu_count_axis_ticks_only_at_the_integer_counts_measured():
     specs = scaling_specs(next(b for b in fixture_agg("site").benchmarks if b.name == "imagenet-efficientnet-b0"))
     assert specs, "the 1- and 8-GPU throughput fixtures make a scaling chart"
     for spec in specs.values():
-        axis = layers(spec.chart.to_dict())[0]["encoding"]["x"]["axis"]
+        axis = layers(spec.to_dict())[0]["encoding"]["x"]["axis"]
         assert axis["values"] == [1, 8] and axis["format"] == "d" and axis["tickMinStep"] == 1
 
 
 def test_batch_size_axes_tick_only_at_the_batch_sizes_measured():
     bench = next(b for b in fixture_agg("valid").benchmarks)
     for spec in (throughput_batch_specs(bench) | latency_specs(bench)).values():
-        axis = layers(spec.chart.to_dict())[0]["encoding"]["x"]["axis"]
+        axis = layers(spec.to_dict())[0]["encoding"]["x"]["axis"]
         assert axis["values"] == sorted({p.batch_size for t in bench.inference for p in t.latest.result.inference.results})
         assert all(isinstance(v, int) for v in axis["values"]) and axis["format"] == "d"
 
@@ -94,7 +98,7 @@ def y_axis(spec: dict) -> dict:
 
 def test_a_tiny_wiggle_of_two_runs_is_a_small_move_on_an_axis_of_three_or_more_ticks():
     series = throughput_history([232.08, 232.23])  # a 0.06 % move
-    spec = history_spec(series).chart.to_dict()
+    spec = history_spec(series).to_dict()
     y = y_axis(spec)
     ticks, (low, high) = y["axis"]["values"], y["scale"]["domain"]
     assert len(ticks) >= 3
@@ -108,7 +112,7 @@ def test_a_tiny_wiggle_of_two_runs_is_a_small_move_on_an_axis_of_three_or_more_t
 def test_a_checked_history_draws_its_noise_band_around_each_level():
     rates = [232.0 + (0.1 if i % 2 else -0.1) for i in range(12)]
     series = throughput_history(rates)
-    spec = history_spec(series).chart.to_dict()
+    spec = history_spec(series).to_dict()
     band = next(unit for unit in layers(spec) if unit["mark"]["type"] == "rect")
     (level,) = band["data"]["values"]
     assert level["low"] <= min(rates) and level["high"] >= max(rates)  # every run inside: noise, not a change
@@ -128,14 +132,14 @@ def test_quality_near_one_gets_distinct_tick_labels_and_an_axis_that_stops_at_on
 
     runs = [variant("convergence.yaml", lambda d, v=v, n=n: quality(d, v, n), f"q{n}.yaml") for n, v in enumerate([0.978, 0.978])]
     series = next(s for s in history(aggregate(runs), HistorySettings()).series if s.metric.name == "final quality")
-    axis = y_axis(history_spec(series).chart.to_dict())["axis"]
+    axis = y_axis(history_spec(series).to_dict())["axis"]
     assert len(axis["values"]) >= 3 and axis["values"][-1] <= 1.0 and axis["values"][0] < 0.978  # not one tick "1"
 
 
 def test_one_time_format_on_the_history_axis_and_points_called_runs():
     minutes_78 = throughput_history([100.0, 101.0, 100.5], gaps=[timedelta(minutes=78), timedelta(days=1)])
     for series in (minutes_78, throughput_history([100.0 + i % 3 for i in range(30)])):
-        spec = history_spec(series).chart.to_dict()
+        spec = history_spec(series).to_dict()
         line = next(unit for unit in layers(spec) if unit["mark"]["type"] == "line")
         axis = line["encoding"]["x"]["axis"]
         assert isinstance(axis["format"], str) and "formatType" not in axis  # one explicit format, no multi-format ticks
@@ -152,7 +156,7 @@ def test_loss_curves_use_a_log_scale():
     loss = [s for s in specs.values() if s.kind == "loss"]
     assert loss
     for spec in loss:
-        y = layers(spec.chart.to_dict())[0]["encoding"]["y"]
+        y = layers(spec.to_dict())[0]["encoding"]["y"]
         assert y["scale"]["type"] == "log" and "log" in y["title"]
 
 
@@ -166,11 +170,11 @@ def test_every_chart_title_names_device_framework_and_precision(folders):
     specs = [spec for mine in chart_specs(agg, found).values() for spec in mine.values()]
     assert specs
     for spec in specs:
-        text = subtitle(spec.chart.to_dict())
+        text = subtitle(spec.to_dict())
         assert "GPU: " in text or "CPU: " in text, text
         assert "pytorch" in text or "tensorflow" in text, text
         assert any(p in text for p in ("fp32", "amp", "tf32", "int8")), text
-    gpu = [subtitle(s.chart.to_dict()) for s in specs if "A100" in s.group]
+    gpu = [subtitle(s.to_dict()) for s in specs if "A100" in s.group]
     assert all("GPU: NVIDIA A100" in t for t in gpu)
 
 
@@ -187,10 +191,10 @@ def test_pytorch_and_tensorflow_of_one_benchmark_share_a_chart_coloured_by_frame
     assert {s.kind for s in specs.values()} == {"accuracy", "loss", "latency", "throughput-batch"}
     assert len(specs) == 4  # one figure each, both frameworks in it
     for spec in specs.values():
-        unit = layers(spec.chart.to_dict())[0]
+        unit = layers(spec.to_dict())[0]
         assert unit["encoding"]["color"]["field"] == "framework"
         assert {row["framework"] for row in unit["data"]["values"]} == {"pytorch", "tensorflow"}
-        assert "pytorch + tensorflow" in subtitle(spec.chart.to_dict())
+        assert "pytorch + tensorflow" in subtitle(spec.to_dict())
 
 
 # --- 13: not enough history is not "no change" ---------------------------------------
