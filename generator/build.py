@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES_DIR = ROOT / "site_templates"  # generator.pages.templates.TEMPLATES_DIR
 BASE_CONFIG = ROOT / "mkdocs.yml"
 COPIES = "results"  # the copies of the result files, under the site's data/ folder
+BLOCKS = "blocks"  # generator.blocks.FOLDER: the pages' HTML blocks, beside the docs folder
+BLOCKS_HOOK = Path(__file__).resolve().parent / "blocks.py"
 ASSETS_DIR = TEMPLATES_DIR / "assets"  # copied into the site as assets/ (tablesort, benchsite.js, benchsite.css)
 
 
@@ -231,11 +233,27 @@ def generate(
         else:
             sync_tree(data, data_dir)
     with phase("write docs"):
+        files, blocks = set_aside_blocks(files, pages)
         sync_tree(files, work_dir / "docs")
+        sync_tree(blocks, work_dir / BLOCKS)
     log(f"wrote {len(pages)} page(s) and {sum(map(len, charts.values()))} chart(s) to {work_dir / 'docs'}")
     config = write_config(work_dir, site_dir, nav(pages), versioned, large_folders(pages))
     stamp.record(report, work_dir / "docs", files)
     return config
+
+
+def set_aside_blocks(files: dict[str, bytes | Path], pages: list[Page]) -> tuple[dict[str, bytes | Path], dict[str, bytes]]:
+    """Replace the pages' raw HTML blocks by placeholders (generator.blocks); return the docs files and the blocks files."""
+    from generator.blocks import encode, set_aside
+
+    blocks: dict[str, bytes] = {}
+    files = dict(files)
+    for page in pages:
+        markdown, mine = set_aside(page.markdown)
+        files[page.path] = markdown.encode()
+        if mine:
+            blocks[f"{page.path}.json"] = encode(mine)
+    return files, blocks
 
 
 def validate(report: LoadReport, strict: bool) -> None:
@@ -453,6 +471,7 @@ def write_config(work_dir: Path, site_dir: Path, nav_entries: list[dict], versio
         "docs_dir": "docs",
         "site_dir": str(site_dir),
         "nav": nav_entries,
+        "hooks": [os.path.relpath(BLOCKS_HOOK, work_dir)],  # puts the HTML blocks set aside back into each page
     }
     if not_in_nav:  # listed by their folder's index page instead
         config["not_in_nav"] = "\n".join(f"/{folder}/*.md" for folder in sorted(not_in_nav))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sitepages import body_rows, page, section
 
+from generator.blocks import read_page
 from generator.build import generate
 from generator.history import Point, downsample, shifts
 from generator.settings import HistorySettings
@@ -100,11 +101,11 @@ def test_a_regression_names_the_results_commits_between_its_runs(tmp_path):
         commits.append(subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip())
     with contextlib.redirect_stderr(io.StringIO()):
         config = generate([repo], tmp_path / "site", work_dir=tmp_path / "build", added_in=added_in)
-    text = (config.parent / "docs" / "regressions.md").read_text(encoding="utf-8")
+    text = read_page(config.parent, "regressions.md")
     assert text.count(f"results commits {commits[0][:12]}..{commits[1][:12]}") == 2
     with contextlib.redirect_stderr(io.StringIO()):  # runs added together: one commit, not an empty range
         config = generate([repo], tmp_path / "site2", work_dir=tmp_path / "build2", added_in=lambda loaded: commits[1])
-    text = (config.parent / "docs" / "regressions.md").read_text(encoding="utf-8")
+    text = read_page(config.parent, "regressions.md")
     assert text.count(f"both runs added in results commit {commits[1][:12]}") == 2
 
 

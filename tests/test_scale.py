@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.blocks import set_aside
 from generator.build import build, generate
 from generator.export import INFERENCE_FIELDS, RUN_FIELDS, inference_records, run_record
 from generator.ops.publish import publish
@@ -55,6 +56,25 @@ def test_every_source_link_and_download_link_resolves(site):
                 assert (path.parent / href).resolve().is_file(), (path.relative_to(site), href)
                 checked += 1
     assert checked > 100
+
+
+def test_html_blocks_set_aside_from_markdown_are_back_in_every_page(site):
+    docs = site.parent / "build" / "docs"
+    markdown = (docs / "performance.md").read_text(encoding="utf-8")
+    assert "<!--benchsite-block:" in markdown and "<table" not in markdown.split("## ", 1)[0]
+    blocks = json.loads((site.parent / "build" / "blocks" / "performance.md.json").read_text(encoding="utf-8"))
+    html = (site / "performance.html").read_text(encoding="utf-8")
+    assert all(block in html for block in blocks.values())
+    for path in site.rglob("*.html"):
+        assert "benchsite-block" not in path.read_text(encoding="utf-8"), path
+
+
+def test_set_aside_keeps_markdown_and_fenced_html_in_place():
+    page = "# T\n\n<table>\n<tr><td>1</td></tr>\n</table>\n\n*text* <b>x</b>\n\n```\n<table></table>\n\n<p>shown</p>\n```\n\n<p>end</p>\n"
+    markdown, blocks = set_aside(page)
+    assert sorted(blocks.values()) == ["<p>end</p>", "<table>\n<tr><td>1</td></tr>\n</table>"]
+    assert "*text* <b>x</b>" in markdown and "<table></table>" in markdown and "<p>shown</p>" in markdown
+    assert markdown.endswith("-->\n")
 
 
 def _gz_rows(site: Path, pattern: str) -> list[dict[str, str]]:
