@@ -180,7 +180,7 @@ class Band:
     estimated: bool  # False with too few runs to estimate the noise: then only the smallest change that counts
 
 
-@dataclass
+@dataclass(eq=False)  # a series is itself: comparing two field by field walks every point
 class Series:
     bench: BenchmarkAggregate
     config: str
@@ -210,7 +210,7 @@ class Series:
         return f"{slugify(self.metric.name)[:40]}-{digest}"
 
 
-@dataclass
+@dataclass(eq=False)
 class HistoryPage:
     bench: BenchmarkAggregate
     config: str
@@ -252,8 +252,11 @@ class History:
         found = [r for s in self.series for r in s.regressions]
         return sorted(found, key=lambda r: r.after.started_utc, reverse=True)
 
-    def page_of(self, series: Series) -> HistoryPage:
-        return next(p for p in self.pages if series in p.series)
+    def page_of(self, series: Series) -> HistoryPage | None:
+        """The page that shows a series; None for a series of one run, which has none."""
+        if (pages := self.__dict__.get("_page_of")) is None:
+            pages = self.__dict__["_page_of"] = {id(s): page for page in self.pages for s in page.series}
+        return pages.get(id(series))
 
 
 def _points(runs: list[LoadedResult], metric: Metric) -> list[Point]:
