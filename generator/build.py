@@ -201,7 +201,7 @@ def generate(
         return work_dir / "mkdocs.yml"
     from generator.aggregate import aggregate
     from generator.charts import render_charts
-    from generator.history import FEED_PATH, atom_feed, history, locate_commits
+    from generator.history import FEED_PATH, Detections, atom_feed, history, locate_commits
     from generator.pages.base import PageCache, model_title, suite_benchmark
     from generator.pages.site import large_folders, nav, render_pages
     from generator.settings import load_settings
@@ -213,7 +213,7 @@ def generate(
     with phase("aggregate"):
         agg = aggregate(report.results)
     with phase("history"):
-        nightly = history(agg, settings.history)
+        nightly = history(agg, settings.history, Detections(work_dir / "cache" / "detections.json"))
         if added_in is not None:
             locate_commits(nightly, added_in)
     with phase("charts"):

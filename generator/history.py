@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import numpy as np
-import ruptures
-from scipy import stats
 
 from generator.aggregate import Aggregate, BenchmarkAggregate, accelerator_name, driver_version, power_limit, slugify
 from generator.changes import Change, what_changed
 from generator.results import LoadedResult
 from generator.settings import HistorySettings
-from runners.schema import Mode, Result, Status
+from runners.schema import Mode, Result, Status, write_atomic
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_PATH = "feeds/regressions.xml"
@@ -271,8 +271,38 @@ def _points(runs: list[LoadedResult], metric: Metric) -> list[Point]:
     return sorted(groups.values(), key=lambda p: p.started_utc)
 
 
-def history(agg: Aggregate, settings: HistorySettings) -> History:
-    """Build every series, detect its regressions and choose the rows its page shows."""
+class Detections:
+    """The changes found in each series' values, by a hash of the values and the settings, kept between builds
+    (``path``, JSON): a new run changes the values of its own series only, so a rebuild runs the detector (and
+    imports ruptures and scipy, ~2.5 s) for those alone. None keeps them for this build only."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.saved: dict[str, list] = {}
+        self.used: dict[str, list] = {}
+        if path is not None:
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+                self.saved = saved if isinstance(saved, dict) else {}
+            except (OSError, ValueError):
+                self.saved = {}
+
+    def shifts(self, values: Sequence[float], settings: HistorySettings) -> list[tuple[int, float, float, float]]:
+        key = hashlib.sha256(repr((list(values), settings.model_dump())).encode()).hexdigest()
+        if (found := self.used.get(key, self.saved.get(key))) is None:
+            found = [[int(k), float(before), float(after), float(p)] for k, before, after, p in shifts(values, settings)]
+        self.used[key] = found
+        return [(int(k), before, after, p) for k, before, after, p in found]
+
+    def save(self) -> None:
+        if self.path is not None and self.used != self.saved:
+            write_atomic(self.path, json.dumps(self.used).encode())
+
+
+def history(agg: Aggregate, settings: HistorySettings, detections: Detections | None = None) -> History:
+    """Build every series, detect its regressions and choose the rows its page shows (``detections`` keeps
+    what the detector found between builds)."""
+    detections = detections or Detections()
     pages, single = [], []
     for bench in agg.benchmarks:
         by_config: dict[str, dict[str, tuple[Metric, list[LoadedResult]]]] = {}
@@ -289,11 +319,13 @@ def history(agg: Aggregate, settings: HistorySettings) -> History:
                 if not points:  # e.g. a time to target no run reached: nothing to follow
                     continue
                 s = Series(bench, config, metric, points, downsample(points, settings), needed=2 * settings.min_segment)
-                s.regressions = regressions(s, settings)
-                s.bands = noise_bands(points, settings)
+                found = detections.shifts([p.value for p in points], settings)
+                s.regressions = regressions(s, settings, found)
+                s.bands = noise_bands(points, settings, found)
                 (series if len(points) >= 2 else single).append(s)
             if series:
                 pages.append(HistoryPage(bench, config, series))
+    detections.save()
     return History(pages, single)
 
 
@@ -314,6 +346,8 @@ def change_points(values: Sequence[float], settings: HistorySettings) -> list[in
     n = len(values)
     if n < 2 * settings.min_segment:
         return []
+    import ruptures  # with scipy, seconds of imports: only when a series has new values
+
     signal = np.asarray(values, dtype=float)
     sigma = noise_sigma(values) or 1e-9 * max(1.0, float(np.abs(signal).mean()))
     penalty = settings.penalty_factor * sigma**2 * math.log(n)
@@ -324,6 +358,8 @@ def change_points(values: Sequence[float], settings: HistorySettings) -> list[in
 
 def shifts(values: Sequence[float], settings: HistorySettings) -> list[tuple[int, float, float, float]]:
     """Return (index, mean before, mean after, p-value) of every change that is significant and large enough."""
+    from scipy import stats
+
     found = []
     bounds = [0, *change_points(values, settings), len(values)]
     for start, k, end in zip(bounds, bounds[1:], bounds[2:], strict=False):
@@ -338,18 +374,20 @@ def shifts(values: Sequence[float], settings: HistorySettings) -> list[tuple[int
     return found
 
 
-def regressions(series: Series, settings: HistorySettings) -> list[Regression]:
-    """Return the changes of a series that go the wrong way (slower, higher latency, lower quality)."""
-    values = [p.value for p in series.points]
+def regressions(series: Series, settings: HistorySettings, found_shifts: list | None = None) -> list[Regression]:
+    """Return the changes of a series that go the wrong way (slower, higher latency, lower quality); ``found_shifts``
+    are its values' shifts() when already known."""
+    if found_shifts is None:
+        found_shifts = shifts([p.value for p in series.points], settings)
     found = []
-    for k, mean_before, mean_after, p_value in shifts(values, settings):
+    for k, mean_before, mean_after, p_value in found_shifts:
         worse = mean_after < mean_before if series.metric.higher_is_better else mean_after > mean_before
         if worse:
             found.append(Regression(series, series.points[k - 1], series.points[k], mean_before, mean_after, p_value))
     return found
 
 
-def noise_bands(points: list[Point], settings: HistorySettings) -> list[Band]:
+def noise_bands(points: list[Point], settings: HistorySettings, found_shifts: list | None = None) -> list[Band]:
     """Return each level of a series with its noise band: mean ± max(2 sigma, the smallest change that counts).
 
     sigma is the series' own run-to-run noise (noise_sigma); a move inside the band is noise to the detector too.
@@ -359,7 +397,9 @@ def noise_bands(points: list[Point], settings: HistorySettings) -> list[Band]:
         return []
     estimated = len(values) >= 2 * settings.min_segment
     sigma = noise_sigma(values) if estimated else 0.0
-    bounds = [0, *(k for k, *_ in shifts(values, settings)), len(values)]
+    if found_shifts is None:
+        found_shifts = shifts(values, settings)
+    bounds = [0, *(k for k, *_ in found_shifts), len(values)]
     bands = []
     for start, end in itertools.pairwise(bounds):
         mean = statistics.fmean(values[start:end])

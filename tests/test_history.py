@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sitepages import body_rows, page, section
 
 from generator.blocks import read_page
@@ -130,3 +131,25 @@ def test_regressions_page_counts_checked_series_apart_from_those_without_enough_
         f"{len(unchecked)} not checked, with not enough history (fewer than 10 runs)."
     )
     assert "No regression detected in" not in html
+
+
+def test_a_rebuild_runs_the_detector_only_on_series_whose_values_changed(tmp_path, monkeypatch):
+    from generator.aggregate import aggregate
+    from generator.history import Detections, history
+    from generator.results import load_results
+
+    runs = load_results([DATA / "history"]).results
+    settings = HistorySettings()
+    first = history(aggregate(runs), settings, Detections(tmp_path / "detections.json"))
+    assert first.regressions
+
+    def detector_must_not_run(*_args, **_kwargs):
+        raise AssertionError("the detector ran on values it had already seen")
+
+    monkeypatch.setattr("generator.history.shifts", detector_must_not_run)
+    again = history(aggregate(runs), settings, Detections(tmp_path / "detections.json"))
+    assert [(r.series.key, r.after.started_utc, r.p_value) for r in again.regressions] == [
+        (r.series.key, r.after.started_utc, r.p_value) for r in first.regressions
+    ]
+    with pytest.raises(AssertionError, match="already seen"):  # one run fewer: new values, the detector runs
+        history(aggregate(runs[:-1]), settings, Detections(tmp_path / "detections.json"))
