@@ -9,6 +9,7 @@ the newest points one by one and older ones averaged into buckets.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -271,6 +272,14 @@ def _points(runs: list[LoadedResult], metric: Metric) -> list[Point]:
     return sorted(groups.values(), key=lambda p: p.started_utc)
 
 
+@functools.cache
+def _detector_stamp() -> str:
+    """What a detection depends on besides the values and settings: this module's code, ruptures' and scipy's versions."""
+    from importlib.metadata import version
+
+    return hashlib.sha256(Path(__file__).read_bytes() + f"|{version('ruptures')}|{version('scipy')}".encode()).hexdigest()
+
+
 class Detections:
     """The changes found in each series' values, by a hash of the values and the settings, kept between builds
     (``path``, JSON): a new run changes the values of its own series only, so a rebuild runs the detector (and
@@ -288,7 +297,7 @@ class Detections:
                 self.saved = {}
 
     def shifts(self, values: Sequence[float], settings: HistorySettings) -> list[tuple[int, float, float, float]]:
-        key = hashlib.sha256(repr((list(values), settings.model_dump())).encode()).hexdigest()
+        key = hashlib.sha256(repr((_detector_stamp(), list(values), settings.model_dump())).encode()).hexdigest()
         if (found := self.used.get(key, self.saved.get(key))) is None:
             found = [[int(k), float(before), float(after), float(p)] for k, before, after, p in shifts(values, settings)]
         self.used[key] = found
