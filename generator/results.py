@@ -32,12 +32,14 @@ class LoadReport:
         return sorted({p.path for p in self.problems})
 
 
-def unsafe_entry_problem(path: Path) -> Problem | None:
-    """A problem for a path under a results folder that is a symlink or not a regular file; it is never followed or read."""
-    try:
-        mode = path.lstat().st_mode
-    except OSError as exc:
-        return Problem(path, "<file>", f"cannot read: {exc.strerror or exc}")
+def unsafe_entry_problem(path: Path, mode: int | None = None) -> Problem | None:
+    """A problem for a path under a results folder that is a symlink or not a regular file; it is never followed or read.
+    ``mode`` is the path's lstat mode when the caller has it."""
+    if mode is None:
+        try:
+            mode = path.lstat().st_mode
+        except OSError as exc:
+            return Problem(path, "<file>", f"cannot read: {exc.strerror or exc}")
     if stat.S_ISLNK(mode):
         return Problem(path, "<file>", "is a symbolic link; result files must be regular files")
     if not stat.S_ISREG(mode):
@@ -52,16 +54,13 @@ def _source_name(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def _stat_key(path: Path, folders: dict[Path, Path]) -> tuple[str, int, int] | None:
-    """(absolute path, size, mtime_ns) of a regular file (not a link: see unsafe_entry_problem), None if it is gone.
+def _stat_key(path: Path, st: os.stat_result, folders: dict[str, str]) -> tuple[str, int, int]:
+    """(absolute path, size, mtime_ns) of a regular file (not a link: see unsafe_entry_problem), from its lstat.
     ``folders`` keeps each folder resolved once, not once per file."""
-    try:
-        st = path.stat()
-        if (folder := folders.get(path.parent)) is None:
-            folder = folders[path.parent] = path.parent.resolve()
-    except OSError:
-        return None
-    return str(folder / path.name), st.st_size, st.st_mtime_ns
+    parent, name = os.path.split(path)
+    if (folder := folders.get(parent)) is None:
+        folder = folders[parent] = os.path.realpath(parent or ".")
+    return os.path.join(folder, name), st.st_size, st.st_mtime_ns
 
 
 @dataclass
@@ -81,7 +80,7 @@ class Scan:
 def scan_results(roots: Iterable[str | os.PathLike[str]]) -> Scan:
     """List and stat every result file under the roots: the one walk of the results roots that every loader uses."""
     scan = Scan()
-    folders: dict[Path, Path] = {}
+    folders: dict[str, str] = {}
     for root in map(Path, roots):
         try:
             paths = list(iter_result_files(root))  # raises FileNotFoundError when root does not exist
@@ -89,11 +88,16 @@ def scan_results(roots: Iterable[str | os.PathLike[str]]) -> Scan:
             scan.problems.append(Problem(root, "<path>", str(exc).split(": ", 1)[-1]))
             continue
         for path in paths:
-            if problem := unsafe_entry_problem(path):
+            try:
+                st = os.lstat(path)  # one stat per file: what it is, its size and mtime
+            except OSError:  # gone since the walk: the loader reports it
+                scan.files.append((root, path, None))
+                continue
+            if problem := unsafe_entry_problem(path, st.st_mode):
                 scan.problems.append(problem)
                 scan.refused += 1
             else:
-                scan.files.append((root, path, _stat_key(path, folders)))
+                scan.files.append((root, path, _stat_key(path, st, folders)))
     return scan
 
 
