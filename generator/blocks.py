@@ -24,29 +24,42 @@ from typing import Any
 
 FOLDER = "blocks"  # beside the docs folder, so mkdocs never copies it into the site
 PLACEHOLDER = re.compile(r"<!--benchsite-block:([0-9a-f]{32})-->")
+_TAB_INDENT = "    "  # a block inside a content tab (pymdownx.tabbed) is indented by four spaces
 BLOCK_TAGS = ("table", "figure", "div", "p", "ul", "ol", "pre", "dl", "details", "section", "nav", "form", "blockquote")
 _PARAGRAPHS = re.compile(r"(\n[ \t]*\n)")
 _OPENS = re.compile(r"<(" + "|".join(BLOCK_TAGS) + r")[\s>]")
 
 
 def set_aside(markdown: str) -> tuple[str, dict[str, str]]:
-    """Return the page's Markdown with each top-level HTML block replaced by a placeholder, and the blocks by hash."""
+    """Return the page's Markdown with each HTML block replaced by a placeholder, and the blocks by hash.
+
+    A block is a paragraph (text between blank lines) that opens with a block-level tag at its start and ends
+    with its closing tag, at the top level or, indented by four spaces, inside a content tab (where
+    Python-Markdown would wrap HTML in a paragraph; the placeholder, a comment, comes out on its own)."""
     blocks: dict[str, str] = {}
     parts = _PARAGRAPHS.split(markdown)
     fenced = False  # inside a fenced code block, HTML is text to show
+    in_tab = False  # inside a content tab (=== "label"); elsewhere an indented paragraph is a code block
     for i in range(0, len(parts), 2):  # the odd parts are the blank lines between paragraphs
         para = parts[i]
         fences = sum(1 for line in para.splitlines() if line.lstrip().startswith(("```", "~~~")))
         was_fenced, fenced = fenced, fenced != (fences % 2 == 1)
         if was_fenced or fences:
             continue
-        opened = _OPENS.match(para)
-        block = para.rstrip()
+        body = para.lstrip("\n")  # more than one blank line: the rest stay in front of the paragraph
+        block = body.rstrip()
+        lines = block.split("\n")
+        if body and not body.startswith(" "):
+            in_tab = body.startswith("=== ")
+        indent = _TAB_INDENT if in_tab and all(line.startswith(_TAB_INDENT) for line in lines) else ""
+        if indent:
+            block = "\n".join(line[len(indent) :] for line in lines)
+        opened = _OPENS.match(block)
         if opened is None or not block.endswith(f"</{opened.group(1)}>"):
             continue
         key = hashlib.blake2b(block.encode(), digest_size=16).hexdigest()
         blocks[key] = block
-        parts[i] = f"<!--benchsite-block:{key}-->{para[len(block) :]}"
+        parts[i] = f"{para[: len(para) - len(body)]}{indent}<!--benchsite-block:{key}-->{body[len(body.rstrip()) :]}"
     return "".join(parts), blocks
 
 
