@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.blocks import set_aside
+from generator.blocks import read_page, set_aside
 from generator.build import build, generate
 from generator.export import INFERENCE_FIELDS, RUN_FIELDS, inference_records, run_record
 from generator.ops.publish import publish
@@ -211,7 +211,7 @@ def test_serve_gets_the_data_inside_its_docs_folder(tmp_path):
     docs = tmp_path / "work" / "docs"
     assert (docs / "data" / "results" / "convergence.yaml").read_bytes() == (DATA / "valid" / "convergence.yaml").read_bytes()
     assert (docs / "data" / "runs-2026-11.csv.gz").is_file() and (docs / "data" / "result.schema.json").is_file()
-    assert 'href="../data/results/convergence.yaml"' in (docs / "models" / "digits-resnet10t.md").read_text(encoding="utf-8")
+    assert 'href="../data/results/convergence.yaml"' in read_page(tmp_path / "work", "models/digits-resnet10t.md")
 
 
 def test_the_benchmark_tree_is_formatted_from_skeletons_as_yaml_dump_writes_it_and_every_file_is_valid(tmp_path):
