@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 FOLDER = "blocks"  # beside the docs folder, so mkdocs never copies it into the site
-PLACEHOLDER = re.compile(r"<!--benchsite-block:([0-9a-f]{32})-->")
+MARK = "<!--benchsite-block:"  # a placeholder is MARK + the block's hash + "-->"
+PLACEHOLDER = re.compile(re.escape(MARK) + r"([0-9a-f]{32})-->")
 _TAB_INDENT = "    "  # a block inside a content tab (pymdownx.tabbed) is indented by four spaces
 BLOCK_TAGS = ("table", "figure", "div", "p", "ul", "ol", "pre", "dl", "details", "section", "nav", "form", "blockquote")
 _PARAGRAPHS = re.compile(r"(\n[ \t]*\n)")
@@ -59,30 +60,39 @@ def set_aside(markdown: str) -> tuple[str, dict[str, str]]:
             continue
         key = hashlib.blake2b(block.encode(), digest_size=16).hexdigest()
         blocks[key] = block
-        parts[i] = f"{para[: len(para) - len(body)]}{indent}<!--benchsite-block:{key}-->{body[len(body.rstrip()) :]}"
+        parts[i] = f"{para[: len(para) - len(body)]}{indent}{MARK}{key}-->{body[len(body.rstrip()) :]}"
     return "".join(parts), blocks
+
+
+def blocks_name(page: str) -> str:
+    """A page's blocks file, relative to the blocks folder: <page path>.json."""
+    return f"{page}.json"
 
 
 def blocks_file(work_dir: Path, page: str) -> Path:
     """Where a page's blocks are kept: <work dir>/blocks/<page path>.json."""
-    return work_dir / FOLDER / f"{page}.json"
+    return work_dir / FOLDER / blocks_name(page)
 
 
 def encode(blocks: dict[str, str]) -> bytes:
     return json.dumps(blocks, sort_keys=True, ensure_ascii=False).encode()
 
 
+def restore(text: str, blocks: dict[str, str]) -> str:
+    """Put the blocks back in place of their placeholders."""
+    return PLACEHOLDER.sub(lambda m: blocks[m.group(1)], text)
+
+
 def read_page(work_dir: Path, page: str) -> str:
     """A page's Markdown as the generator wrote it, its HTML blocks back in place (to read a page before mkdocs)."""
     markdown = (work_dir / "docs" / page).read_text(encoding="utf-8")
     path = blocks_file(work_dir, page)
-    blocks = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    return PLACEHOLDER.sub(lambda m: blocks[m.group(1)], markdown)
+    return restore(markdown, json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {})
 
 
 def on_post_page(output: str, page: Any, config: Any, **_: Any) -> str:
     """mkdocs hook: put a page's HTML blocks back in place of their placeholders."""
-    if "<!--benchsite-block:" not in output:
+    if MARK not in output:
         return output
     from mkdocs.exceptions import PluginError
 
@@ -91,4 +101,4 @@ def on_post_page(output: str, page: Any, config: Any, **_: Any) -> str:
         blocks = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise PluginError(f"{path}: cannot read the page's HTML blocks ({exc.__class__.__name__}); run benchsite build again") from None
-    return PLACEHOLDER.sub(lambda m: blocks[m.group(1)], output)
+    return restore(output, blocks)

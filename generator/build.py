@@ -17,6 +17,7 @@ from urllib.parse import quote, unquote
 
 import yaml
 
+from generator import blocks
 from generator.cache import load_scan
 from generator.errors import BuildError, InvalidResults
 from generator.plugins import fingerprint
@@ -35,8 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES_DIR = ROOT / "site_templates"  # generator.pages.templates.TEMPLATES_DIR
 BASE_CONFIG = ROOT / "mkdocs.yml"
 COPIES = "results"  # the copies of the result files, under the site's data/ folder
-BLOCKS = "blocks"  # generator.blocks.FOLDER: the pages' HTML blocks, beside the docs folder
-BLOCKS_HOOK = Path(__file__).resolve().parent / "blocks.py"
+BLOCKS_HOOK = Path(blocks.__file__).resolve()  # the mkdocs hook that puts the pages' HTML blocks back
 ASSETS_DIR = TEMPLATES_DIR / "assets"  # copied into the site as assets/ (tablesort, benchsite.js, benchsite.css)
 
 
@@ -233,9 +233,9 @@ def generate(
         else:
             sync_tree(data, data_dir)
     with phase("write docs"):
-        files, blocks = set_aside_blocks(files, pages)
+        files, aside = set_aside_blocks(files, pages)
         sync_tree(files, work_dir / "docs")
-        sync_tree(blocks, work_dir / BLOCKS)
+        sync_tree(aside, work_dir / blocks.FOLDER)
     log(f"wrote {len(pages)} page(s) and {sum(map(len, charts.values()))} chart(s) to {work_dir / 'docs'}")
     config = write_config(work_dir, site_dir, nav(pages), versioned, large_folders(pages))
     stamp.record(report, work_dir / "docs", files)
@@ -244,16 +244,14 @@ def generate(
 
 def set_aside_blocks(files: dict[str, bytes | Path], pages: list[Page]) -> tuple[dict[str, bytes | Path], dict[str, bytes]]:
     """Replace the pages' raw HTML blocks by placeholders (generator.blocks); return the docs files and the blocks files."""
-    from generator.blocks import encode, set_aside
-
-    blocks: dict[str, bytes] = {}
+    aside: dict[str, bytes] = {}
     files = dict(files)
     for page in pages:
-        markdown, mine = set_aside(page.markdown)
+        markdown, mine = blocks.set_aside(page.markdown)
         files[page.path] = markdown.encode()
         if mine:
-            blocks[f"{page.path}.json"] = encode(mine)
-    return files, blocks
+            aside[blocks.blocks_name(page.path)] = blocks.encode(mine)
+    return files, aside
 
 
 def validate(report: LoadReport, strict: bool) -> None:

@@ -287,6 +287,12 @@ def line_figure(
 # through a lookup table it rebuilds by hashing every schema class, ~15 ms each time (36 s of a 10k build's charts).
 
 
+@functools.cache
+def _layer_top() -> dict[str, Any]:
+    """$schema and Altair's default config, as alt.layer gives them (the same for every chart: made once)."""
+    return alt.LayerChart(layer=[]).to_dict(validate=False)
+
+
 def layered(units: list[alt.Chart], title: alt.TitleParams) -> dict[str, Any]:
     """The Vega-Lite spec of unit charts drawn over each other, at the site's chart size.
 
@@ -294,9 +300,8 @@ def layered(units: list[alt.Chart], title: alt.TitleParams) -> dict[str, Any]:
     and deep-copies every sub-chart to lift its params (~30 ms a chart, most of a cold build's chart time), and
     vl-convert refuses a bad spec anyway. The units read named data (``ChartSpec.data``), so no rows are copied.
     """
-    top = alt.LayerChart(layer=[]).to_dict(validate=False)  # $schema and Altair's default config, as alt.layer gives
     layer = [unit.to_dict(validate=False, context={"top_level": False}) for unit in units]
-    return top | {"layer": layer, "title": title.to_dict(validate=False), "width": WIDTH, "height": HEIGHT}
+    return _layer_top() | {"layer": layer, "title": title.to_dict(validate=False), "width": WIDTH, "height": HEIGHT}
 
 
 def _integer_axis(title: str, values: Iterable[int]) -> alt.X:
@@ -684,7 +689,6 @@ def history_spec(series: Any) -> ChartSpec:
     )
 
 
-@unchecked
 def benchmark_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
     """One benchmark's chart specs: curves, scaling, throughput over batch size, latency."""
     return curve_specs(bench) | scaling_specs(bench) | throughput_batch_specs(bench) | latency_specs(bench)
@@ -696,7 +700,7 @@ def chart_specs(agg: Aggregate, history: Any = None) -> dict[str, dict[str, Char
     for bench in agg.benchmarks:
         specs[bench.slug] = benchmark_specs(bench)
     if history is not None:
-        specs["history/"] = {series.key: unchecked(history_spec)(series) for series in history.series}
+        specs["history/"] = {series.key: history_spec(series) for series in history.series}
     return specs
 
 
@@ -760,6 +764,7 @@ class BenchCharts:
                 pickle.dump(self.fresh, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+@unchecked
 def render_charts(agg: Aggregate, cache_dir: Path | None = None, history: Any = None) -> dict[str, dict[str, Chart]]:
     """Render every chart, keyed by benchmark slug, then chart key ('accuracy-0', 'latency-2', ...); history under "history/".
 
@@ -793,7 +798,7 @@ def render_charts(agg: Aggregate, cache_dir: Path | None = None, history: Any = 
                     svg.used.update(done["svgs"])
                 else:
                     drawn = set(svg.used)
-                    mine_history[series.key] = unchecked(history_spec)(series).render(svg)
+                    mine_history[series.key] = history_spec(series).render(svg)
                     done = {"chart": mine_history[series.key], "svgs": svg.used - drawn}
                     built_series.append((skey, series.key))
                 known.put(skey, done)

@@ -329,7 +329,7 @@ def history(agg: Aggregate, settings: HistorySettings, detections: Detections | 
                     continue
                 s = Series(bench, config, metric, points, downsample(points, settings), needed=2 * settings.min_segment)
                 found = detections.shifts([p.value for p in points], settings)
-                s.regressions = regressions(s, settings, found)
+                s.regressions = regressions(s, found)
                 s.bands = noise_bands(points, settings, found)
                 (series if len(points) >= 2 else single).append(s)
             if series:
@@ -383,11 +383,8 @@ def shifts(values: Sequence[float], settings: HistorySettings) -> list[tuple[int
     return found
 
 
-def regressions(series: Series, settings: HistorySettings, found_shifts: list | None = None) -> list[Regression]:
-    """Return the changes of a series that go the wrong way (slower, higher latency, lower quality); ``found_shifts``
-    are its values' shifts() when already known."""
-    if found_shifts is None:
-        found_shifts = shifts([p.value for p in series.points], settings)
+def regressions(series: Series, found_shifts: list[tuple[int, float, float, float]]) -> list[Regression]:
+    """Return the changes of a series (its values' shifts()) that go the wrong way (slower, higher latency, lower quality)."""
     found = []
     for k, mean_before, mean_after, p_value in found_shifts:
         worse = mean_after < mean_before if series.metric.higher_is_better else mean_after > mean_before
@@ -396,7 +393,7 @@ def regressions(series: Series, settings: HistorySettings, found_shifts: list | 
     return found
 
 
-def noise_bands(points: list[Point], settings: HistorySettings, found_shifts: list | None = None) -> list[Band]:
+def noise_bands(points: list[Point], settings: HistorySettings, found_shifts: list[tuple[int, float, float, float]]) -> list[Band]:
     """Return each level of a series with its noise band: mean ± max(2 sigma, the smallest change that counts).
 
     sigma is the series' own run-to-run noise (noise_sigma); a move inside the band is noise to the detector too.
@@ -406,8 +403,6 @@ def noise_bands(points: list[Point], settings: HistorySettings, found_shifts: li
         return []
     estimated = len(values) >= 2 * settings.min_segment
     sigma = noise_sigma(values) if estimated else 0.0
-    if found_shifts is None:
-        found_shifts = shifts(values, settings)
     bounds = [0, *(k for k, *_ in found_shifts), len(values)]
     bands = []
     for start, end in itertools.pairwise(bounds):

@@ -32,14 +32,9 @@ class LoadReport:
         return sorted({p.path for p in self.problems})
 
 
-def unsafe_entry_problem(path: Path, mode: int | None = None) -> Problem | None:
-    """A problem for a path under a results folder that is a symlink or not a regular file; it is never followed or read.
-    ``mode`` is the path's lstat mode when the caller has it."""
-    if mode is None:
-        try:
-            mode = path.lstat().st_mode
-        except OSError as exc:
-            return Problem(path, "<file>", f"cannot read: {exc.strerror or exc}")
+def unsafe_entry_problem(path: Path, mode: int) -> Problem | None:
+    """A problem for a path under a results folder (``mode``: its lstat mode) that is a symlink or not a regular file;
+    it is never followed or read."""
     if stat.S_ISLNK(mode):
         return Problem(path, "<file>", "is a symbolic link; result files must be regular files")
     if not stat.S_ISREG(mode):
