@@ -17,7 +17,7 @@ import os
 import pickle
 import sqlite3
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -32,6 +32,7 @@ from runners.schema import Problem, Result, ResultFileError, read_result
 CACHE_FORMAT = 3
 PARALLEL_MIN_FILES = 200  # below this, starting worker processes costs more than it saves
 CHUNK = 64
+PUT_BATCH = 1000  # parses saved to the cache per transaction
 
 
 def _schema_stamp() -> str:
@@ -86,15 +87,16 @@ class _Unpickler:
         return rest.model_copy(update=update)
 
 
-def _parse_all(paths: list[str]) -> list[tuple[bytes | None, list[tuple[str, str]]]]:
-    """Parse files, across processes when there are enough of them to pay for the workers."""
+def _parse_all(paths: list[str]) -> Iterator[tuple[bytes | None, list[tuple[str, str]]]]:
+    """Parse files, in order, across processes when there are enough of them to pay for the workers."""
     workers = min(os.cpu_count() or 1, 8)
     if len(paths) < PARALLEL_MIN_FILES or workers < 2:
-        return [_parse(p) for p in paths]
+        yield from map(_parse, paths)
+        return
     # fork: the workers inherit the imported schema module instead of importing it again
     context = get_context("fork") if sys.platform.startswith("linux") else None
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return list(pool.map(_parse, paths, chunksize=CHUNK))
+        yield from pool.map(_parse, paths, chunksize=CHUNK)
 
 
 class ParseCache:
@@ -155,26 +157,36 @@ def load_scan(scan: Scan, cache_file: Path) -> LoadReport:
 
 
 def _load(scan: Scan, cache: ParseCache) -> LoadReport:
+    # One pass in the scan's order: a new or changed file's parse is turned into its Result as it arrives and
+    # saved in batches, so a cold build never holds the pickles of every file at once.
     report = LoadReport(problems=list(scan.problems), files=scan.refused)
     unpickler = _Unpickler()
     known = cache.stats()
     misses = [key for _, _, key in scan.files if key and known.get(key[0]) != (key[1], key[2])]
+    parsed = zip(misses, _parse_all([k[0] for k in misses]), strict=True)
     fresh: dict[str, Entry] = {}
-    for (path_str, size, mtime_ns), (blob, problems) in zip(misses, _parse_all([k[0] for k in misses]), strict=True):
-        fresh[path_str] = Entry(size, mtime_ns, blob, problems)
-    # a file that could not be read may be fixed without a new mtime: never cached
-    cache.put({k: e for k, e in fresh.items() if not any(m.startswith("cannot read") for _, m in e.problems)})
     for root, path, key in scan.files:
         report.files += 1
         if key is None:
             report.problems.append(Problem(path, "<file>", "cannot read: file vanished while building"))
             continue
-        entry = fresh.pop(key[0], None) or cache.get(key[0])
+        if known.get(key[0]) == (key[1], key[2]):
+            entry = cache.get(key[0])
+        else:
+            (path_str, size, mtime_ns), (blob, problems) = next(parsed)
+            entry = Entry(size, mtime_ns, blob, problems)
+            # a file that could not be read may be fixed without a new mtime: never cached
+            if not any(m.startswith("cannot read") for _, m in problems):
+                fresh[path_str] = entry
+            if len(fresh) >= PUT_BATCH:
+                cache.put(fresh)
+                fresh = {}
         if entry.blob is None:
             report.problems += [Problem(path, f, m) for f, m in entry.problems]
             continue
         result = unpickler.load(entry.blob)
         report.results.append(LoadedResult(path, _source_name(path, root), result, (key[1], key[2])))
+    cache.put(fresh)
     cache.forget(set(known) - {key[0] for _, _, key in scan.files if key})
     return report
 

@@ -335,6 +335,22 @@ def test_parse_cache_reparses_only_changed_files_and_survives_a_corrupt_cache(tm
     assert [p.field for p in third.problems] == [p.field for p in second.problems]
 
 
+def test_results_from_the_parse_cache_share_their_field_name_sets_and_copies_do_not_change_them(tmp_path):
+    """Issue #12 item 4: a third of an unpickled Result's memory was its models' sets of field names, one per model."""
+    results = tmp_path / "results"
+    results.mkdir()
+    for name in ("a", "b"):
+        shutil.copyfile(DATA / "valid" / "convergence.yaml", results / f"{name}.yaml")
+    cache = tmp_path / "cache.sqlite"
+    load_results_cached([results], cache)
+    a, b = (r.result for r in load_results_cached([results], cache).results)
+    assert a.run.model_fields_set is b.run.model_fields_set and a.training.model_fields_set is b.training.model_fields_set
+    names = set(a.run.model_fields_set)
+    copied = a.run.model_copy(update={"log": "run.log"})
+    assert copied.log == "run.log" and "log" in copied.model_fields_set and "log" not in names
+    assert a.run.model_fields_set == b.run.model_fields_set == names and a.run == read_result(results / "a.yaml").run
+
+
 def test_a_cached_parse_of_a_v1_file_does_not_survive_a_schema_change(tmp_path, monkeypatch):
     """Issue #15 item 6: the cache holds a v1 file as its migrated Result, so another schema version or another set
     of migrations parses it again; a file newer than this benchsite is a problem there too, the rest still load."""
