@@ -184,8 +184,8 @@ def _load(scan: Scan, cache: ParseCache) -> LoadReport:
         if entry.blob is None:
             report.problems += [Problem(path, f, m) for f, m in entry.problems]
             continue
-        result = unpickler.load(entry.blob)
-        report.results.append(LoadedResult(path, _source_name(path, root), result, (key[1], key[2])))
+        result, file = unpickler.load(entry.blob), Path(path)
+        report.results.append(LoadedResult(file, _source_name(file, root), result, (key[1], key[2])))
     cache.put(fresh)
     cache.forget(set(known) - {key[0] for _, _, key in scan.files if key})
     return report

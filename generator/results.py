@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runners.schema import Problem, Result, ResultFileError, iter_result_files, read_result
+from runners.schema import Problem, Result, ResultFileError, read_result, result_file_paths
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class LoadReport:
         return sorted({p.path for p in self.problems})
 
 
-def unsafe_entry_problem(path: Path, mode: int) -> Problem | None:
+def unsafe_entry_problem(path: str | os.PathLike[str], mode: int) -> Problem | None:
     """A problem for a path under a results folder (``mode``: its lstat mode) that is a symlink or not a regular file;
     it is never followed or read."""
     if stat.S_ISLNK(mode):
@@ -43,13 +43,14 @@ def unsafe_entry_problem(path: Path, mode: int) -> Problem | None:
 
 
 def _source_name(path: Path, root: Path) -> str:
+    """The file's name for the site: relative to its results root, or as given when it is not under one."""
     try:
         return path.relative_to(root).as_posix() if root.is_dir() else path.name
     except ValueError:
         return path.as_posix()
 
 
-def _stat_key(path: Path, st: os.stat_result, folders: dict[str, str]) -> tuple[str, int, int]:
+def _stat_key(path: str, st: os.stat_result, folders: dict[str, str]) -> tuple[str, int, int]:
     """(absolute path, size, mtime_ns) of a regular file (not a link: see unsafe_entry_problem), from its lstat.
     ``folders`` keeps each folder resolved once, not once per file."""
     parent, name = os.path.split(path)
@@ -63,13 +64,14 @@ class Scan:
     """The result files under some roots, each with its (absolute path, size, mtime_ns); missing roots and entries that
     are not regular files are problems (counted among the files found, never followed or read)."""
 
-    files: list[tuple[Path, Path, tuple[str, int, int] | None]] = field(default_factory=list)  # (root, path, key)
+    # (root, path, key); each path a string, as the walk gives it (a Path of each of 100,000 files costs seconds)
+    files: list[tuple[Path, str, tuple[str, int, int] | None]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     refused: int = 0  # entries that are not regular files
 
     def fingerprint(self) -> list[list]:
         """Return what identifies this set of files: the stat keys in order, and the missing roots."""
-        return [[str(path), *(key or ())] for _, path, key in self.files] + [[str(p)] for p in self.problems]
+        return [[path, *(key or ())] for _, path, key in self.files] + [[str(p)] for p in self.problems]
 
 
 def scan_results(roots: Iterable[str | os.PathLike[str]]) -> Scan:
@@ -78,7 +80,7 @@ def scan_results(roots: Iterable[str | os.PathLike[str]]) -> Scan:
     folders: dict[str, str] = {}
     for root in map(Path, roots):
         try:
-            paths = list(iter_result_files(root))  # raises FileNotFoundError when root does not exist
+            paths = result_file_paths(root)  # raises FileNotFoundError when root does not exist
         except FileNotFoundError as exc:
             scan.problems.append(Problem(root, "<path>", str(exc).split(": ", 1)[-1]))
             continue
@@ -106,5 +108,5 @@ def load_results(roots: Iterable[str | os.PathLike[str]]) -> LoadReport:
         except ResultFileError as exc:
             report.problems.extend(exc.problems)
             continue
-        report.results.append(LoadedResult(path, _source_name(path, root), result))
+        report.results.append(LoadedResult(Path(path), _source_name(Path(path), root), result))
     return report
