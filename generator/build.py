@@ -123,7 +123,7 @@ class SiteStamp:
         return [str(self.index), docs.st_mtime_ns, docs.st_size, index.st_mtime_ns, index.st_size]
 
     def _files(self) -> list[str]:
-        return sorted(p.relative_to(self.docs).as_posix() for p in self.docs.rglob("*") if p.is_file())
+        return sorted(tree_files(self.docs))
 
     def _structure(self, files: list[str]) -> str:
         # the code (theme settings in ../mkdocs.yml, templates) too: a page that did not change may render differently
