@@ -218,6 +218,11 @@ class HistoryPage:
     series: list[Series]
 
     @property
+    def latest(self) -> LoadedResult:
+        """The newest run of the page's series (its system is the configuration's link)."""
+        return max((s.points[-1].latest for s in self.series), key=lambda r: r.result.run.started_utc)
+
+    @property
     def path(self) -> str:
         digest = hashlib.sha256(f"{self.bench.name}|{self.config}".encode()).hexdigest()[:8]
         return f"history/{self.bench.slug}-{digest}.md"

@@ -191,6 +191,20 @@ def test_every_setup_label_links_to_an_existing_system_page(site, name):
         assert target.is_file(), (name, label, href)
 
 
+def test_every_history_page_links_its_configuration_and_each_run_to_their_system_pages(ranked_site):
+    site, _ = ranked_site
+    pages = [p for p in sorted((site / "history").glob("*.html")) if p.name != "index.html"]
+    assert pages
+    for path in pages:
+        html = path.read_text(encoding="utf-8")
+        (meta,) = re.findall(r'<p class="benchsite-meta">Benchmark (.*?)</p>', html, re.S)
+        run_rows = re.findall(r'<tr id="[^"]+">(.*?)</tr>', html, re.S)  # one run each (buckets have no id)
+        assert LABEL.search(text(meta)) and run_rows, path.name
+        for part in [meta, *run_rows]:
+            hrefs = re.findall(r'<a href="([^"]+)" class="benchsite-system"', part)
+            assert len(hrefs) == 1 and (path.parent / hrefs[0]).resolve().is_file(), (path.name, part)
+
+
 def test_a_setup_run_on_two_identical_machines_links_the_latest_and_lists_both(site):
     table = section((site / "performance.html").read_text(encoding="utf-8"), "training-throughput")
     (row,) = [r for r in rows(table) if "21640" in r]  # the throughput of both runs of the setup

@@ -9,6 +9,7 @@ from generator.charts import Chart
 from generator.history import History, HistoryPage
 from generator.pages.base import Page, SiteContext, page_kind
 from generator.pages.templates import safe_title
+from generator.results import LoadedResult
 
 
 def history_of(site: SiteContext) -> History:
@@ -32,13 +33,14 @@ def history_pages(site: SiteContext) -> list[Page]:
 
 
 def _page_inputs(site: SiteContext, page: HistoryPage, title: str, charts: dict[str, Chart]) -> tuple | None:
-    """Everything a history page shows comes from: its series' runs (file, name, size and mtime, link), their
-    charts, the settings and where the site links to; the series themselves are computed from these by the code,
-    which the page cache keys too. None (no caching) when a run's file was not stamped."""
+    """Everything a history page shows comes from: its series' runs (file, name, size and mtime, link, system),
+    their charts, the settings and where the site links to; the series themselves are computed from these by the
+    code, which the page cache keys too. None (no caching) when a run's file was not stamped."""
     runs = []
     for series in page.series:
-        mine = [(str(r.path), r.source, r.stamp, site.links.get(str(r.path))) for point in series.points for r in point.runs]
-        if any(stamp is None for _, _, stamp, _ in mine):
+        every = [r for point in series.points for r in point.runs]
+        mine = [(str(r.path), r.source, r.stamp, site.links.get(str(r.path)), _system_of(site, r)) for r in every]
+        if any(stamp is None for _, _, stamp, _, _ in mine):
             return None
         chart = charts.get(series.key)
         drawn = (chart.path, chart.alt, chart.caption, hashlib.sha256(chart.svg.encode()).hexdigest()) if chart else None
@@ -46,3 +48,9 @@ def _page_inputs(site: SiteContext, page: HistoryPage, title: str, charts: dict[
         runs.append((series.key, series.config, metric, mine, drawn))
     where = (site.data_root, [str(root) for root in site.results_roots])
     return (page.path, page.bench.name, page.config, title, repr(site.settings), where, runs)
+
+
+def _system_of(site: SiteContext, loaded: LoadedResult) -> tuple[str, str] | None:
+    """The slug and title of the system page a run links to (a title changes when another system gets the same one)."""
+    found = site.systems.of([loaded]) if site.systems else []
+    return (found[0].slug, found[0].title) if found else None
