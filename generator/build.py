@@ -152,9 +152,10 @@ class SiteStamp:
             index = self.index.stat()
         except OSError:
             return None
-        if saved.get("index") != [index.st_mtime_ns, index.st_size] or saved.get("structure") != self._structure(self._files()):
+        files = self._files()
+        if saved.get("index") != [index.st_mtime_ns, index.st_size] or saved.get("structure") != self._structure(files):
             return None
-        return sorted(set(saved.get("files", [])) - set(self._files()))
+        return sorted(set(saved.get("files", [])) - set(files))
 
     def record(self) -> None:
         files = self._files()

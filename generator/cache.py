@@ -162,7 +162,11 @@ def _load(scan: Scan, cache: ParseCache) -> LoadReport:
     report = LoadReport(problems=list(scan.problems), files=scan.refused)
     unpickler = _Unpickler()
     known = cache.stats()
-    misses = [key for _, _, key in scan.files if key and known.get(key[0]) != (key[1], key[2])]
+
+    def cached(key: tuple[str, int, int]) -> bool:  # parsed before, and unchanged since
+        return known.get(key[0]) == (key[1], key[2])
+
+    misses = [key for _, _, key in scan.files if key and not cached(key)]
     parsed = zip(misses, _parse_all([k[0] for k in misses]), strict=True)
     fresh: dict[str, Entry] = {}
     for root, path, key in scan.files:
@@ -170,7 +174,7 @@ def _load(scan: Scan, cache: ParseCache) -> LoadReport:
         if key is None:
             report.problems.append(Problem(path, "<file>", "cannot read: file vanished while building"))
             continue
-        if known.get(key[0]) == (key[1], key[2]):
+        if cached(key):
             entry = cache.get(key[0])
         else:
             (path_str, size, mtime_ns), (blob, problems) = next(parsed)

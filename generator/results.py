@@ -102,11 +102,12 @@ def load_results(roots: Iterable[str | os.PathLike[str]]) -> LoadReport:
     """Read every result file under ``roots``; a bad file adds problems, never stops the rest."""
     scan = scan_results(roots)
     report = LoadReport(problems=list(scan.problems), files=len(scan.files) + scan.refused)
-    for root, path, _ in scan.files:
+    for root, name, _ in scan.files:
+        path = Path(name)
         try:
             result = read_result(path)
         except ResultFileError as exc:
             report.problems.extend(exc.problems)
             continue
-        report.results.append(LoadedResult(Path(path), _source_name(Path(path), root), result))
+        report.results.append(LoadedResult(path, _source_name(path, root), result))
     return report

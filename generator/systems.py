@@ -167,11 +167,15 @@ class Systems:
             self.systems.append(system)
             self._by_path.update((str(r.path), system) for r in system.runs)
 
+    def system_of(self, loaded: LoadedResult) -> System | None:
+        """The system a run ran on; None for a run it does not know."""
+        return self._by_path.get(str(loaded.path))
+
     def of(self, runs: list[LoadedResult]) -> list[System]:
         """The systems of ``runs``: the latest run's first, then the others, newest first; none for runs it does not know."""
         found: list[System] = []
         for loaded in sorted(runs, key=lambda r: r.result.run.started_utc, reverse=True):
-            system = self._by_path.get(str(loaded.path))
+            system = self.system_of(loaded)
             if system is not None and system not in found:
                 found.append(system)
         return found

@@ -690,8 +690,8 @@ def result_file_paths(root: str | os.PathLike[str]) -> list[str]:
         links = [d for d in dirs if os.path.islink(os.path.join(where, d))]  # yielded as entries, not followed
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in links)
         found += [(*rel, name) for name in (*files, *links) if not name.startswith(".") and name.endswith(RESULT_SUFFIXES)]
-    top = str(Path(top))  # as a Path of the root would print it (no trailing slash)
-    return [os.path.join(top, *parts) for parts in sorted(found)]  # the order of sorted Paths: part by part
+    shown = str(Path(top))  # as a Path of the root would print it (no trailing slash)
+    return [os.path.join(shown, *parts) for parts in sorted(found)]  # the order of sorted Paths: part by part
 
 
 def result_to_data(result: Result) -> dict[str, Any]:

@@ -52,5 +52,5 @@ def _page_inputs(site: SiteContext, page: HistoryPage, title: str, charts: dict[
 
 def _system_of(site: SiteContext, loaded: LoadedResult) -> tuple[str, str] | None:
     """The slug and title of the system page a run links to (a title changes when another system gets the same one)."""
-    found = site.systems.of([loaded]) if site.systems else []
-    return (found[0].slug, found[0].title) if found else None
+    system = site.systems.system_of(loaded) if site.systems else None
+    return (system.slug, system.title) if system else None
