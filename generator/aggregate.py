@@ -10,67 +10,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from generator.derived import Summary, scaling, throughput_speedup, time_for_epochs
-from generator.formats import driver_and_power
+from generator.facts import Setup, accelerator_of, drivers_of
 from generator.results import LoadedResult
 from runners.schema import InferencePoint, Mode, Result, Status
 
 SPEEDUP_BASELINES = ("fp32", "tf32")
-CPU_PREFIX = "CPU: "
-
-
-@dataclass(frozen=True, order=True)
-class Setup:
-    """Everything that must match for runs to share one number."""
-
-    model: str
-    framework: str
-    accelerator: str
-    driver: str
-    power_limit: str
-    devices: int
-    precision: str
-    dataset: str
-    window: str = ""  # "" for full measurement windows; "windows x0.1" for a shortened quick check, never mixed with full ones
-
-    @property
-    def on_cpu(self) -> bool:
-        """True when the setup ran without an accelerator."""
-        return self.accelerator.startswith(CPU_PREFIX)
-
-    @property
-    def unit(self) -> str:
-        """What one of ``devices`` is: 'GPU' on an accelerator, 'CPU process' without one."""
-        return "CPU process" if self.on_cpu else "GPU"
-
-    @property
-    def driver_and_power(self) -> str:
-        """'driver 550.54.15, 400 W limit'; a CPU has neither; a GPU without a recorded value says so."""
-        return "none (CPU run)" if self.on_cpu else driver_and_power(self.driver, self.power_limit)
-
-    @property
-    def conditions(self) -> str:
-        """The driver and power limit in parentheses, or '' on a CPU."""
-        return "" if self.on_cpu else f" ({self.driver_and_power})"
-
-    @property
-    def hardware(self) -> str:
-        """Name what ran, e.g. '8x NVIDIA A100-SXM4-80GB (driver 550.54.15, 400 W limit)' or '1x CPU: AMD EPYC 7B13'."""
-        return f"{self.devices}x {self.accelerator}{self.conditions}"
-
-    @property
-    def label(self) -> str:
-        """Name the setup in one line: hardware with driver and power limit, framework, precision, dataset release."""
-        return setup_label(self)
-
-    @property
-    def comparable(self) -> tuple[str, str, str, str, str]:
-        """What must match for two setups to share a figure: accelerator, driver, power limit, dataset, framework."""
-        return (self.accelerator, self.driver, self.power_limit, self.dataset, self.framework)
-
-    @property
-    def tab(self) -> str:
-        """The content tab a setup is shown under: accelerator model and precision."""
-        return f"{self.accelerator} · {self.precision}"
 
 
 @dataclass
@@ -171,7 +115,7 @@ class BenchmarkAggregate:
     @property
     def failed(self) -> list[LoadedResult]:
         """Runs that did not succeed."""
-        return [r for r in self.runs if r.result.run.status is not Status.success]
+        return [r for r in self.runs if r.facts.status is not Status.success]
 
     @property
     def latest_runs(self) -> list[LoadedResult]:
@@ -220,16 +164,16 @@ class Aggregate:
     @property
     def latest_utc(self) -> datetime | None:
         """When the most recent run finished."""
-        return max((r.result.run.finished_utc for r in self.runs), default=None)
+        return max((r.facts.finished_utc for r in self.runs), default=None)
 
     @property
     def latest_session(self) -> list[LoadedResult]:
         """The runs started on the UTC day of the newest run ("last night's run"), oldest first."""
         if not self.runs:
             return []
-        day = self.runs[-1].result.run.started_utc.date()
+        day = self.runs[-1].facts.started_utc.date()
         start = len(self.runs)
-        while start > 0 and self.runs[start - 1].result.run.started_utc.date() == day:
+        while start > 0 and self.runs[start - 1].facts.started_utc.date() == day:
             start -= 1
         return self.runs[start:]
 
@@ -242,53 +186,12 @@ class Aggregate:
 # --- keys ------------------------------------------------------------------
 
 
-def setup_label(setup: Setup) -> str:
-    """The one label of a setup every page and chart uses.
-
-    E.g. '8x NVIDIA A100 (driver 550.54.15, 400 W limit), pytorch, amp, imagenet ilsvrc2012'.
-    """
-    shortened = f", {setup.window} (quick check)" if setup.window else ""
-    return f"{setup.hardware}, {setup.framework}, {setup.precision}, {setup.dataset}{shortened}"
-
-
-def accelerator_name(result: Result) -> str:
-    """Name what a run computed on: the GPU name(s), or 'CPU: <cpu model>' without an accelerator."""
-    acc = result.environment.accelerators
-    if acc.kind == "none":
-        return f"{CPU_PREFIX}{result.environment.host.cpu_model}"
-    return " + ".join(sorted({d.name for d in acc.devices}))
-
-
-def driver_version(result: Result) -> str:
-    """Return the accelerator driver version(s), or '' without an accelerator."""
-    return " + ".join(sorted({d.driver_version for d in result.environment.accelerators.devices}))
-
-
-def power_limit(result: Result) -> str:
-    """Return the accelerators' power limit(s) in watts, or '' when not recorded."""
-    limits = sorted({d.power_limit_w for d in result.environment.accelerators.devices if d.power_limit_w is not None})
-    return " + ".join(f"{w:g}" for w in limits)
-
-
-def setup_of(result: Result, precision: str | None = None) -> Setup:
-    """Return the one key that decides "same setup" everywhere on the site (an inference run's precision is the one it timed)."""
-    if precision is None and result.inference is not None:
-        precision = result.inference.precision
-    return Setup(
-        model=result.run.model,
-        framework=result.run.framework,
-        accelerator=accelerator_name(result),
-        driver=driver_version(result),
-        power_limit=power_limit(result),
-        devices=result.environment.launch.world_size,
-        precision=precision or result.run.precision,
-        dataset=f"{result.dataset.name} {result.dataset.version}",
-        window=f"windows x{scale:g}" if (scale := result.provenance.window_scale) is not None else "",
-    )
-
-
 def _started(loaded: LoadedResult) -> datetime:
-    return loaded.result.run.started_utc
+    return loaded.facts.started_utc
+
+
+def _setup(loaded: LoadedResult) -> Setup:
+    return loaded.facts.setup
 
 
 def _group(runs: Iterable[LoadedResult], key: Callable[[LoadedResult], Setup]) -> dict[Setup, list[LoadedResult]]:
@@ -299,13 +202,13 @@ def _group(runs: Iterable[LoadedResult], key: Callable[[LoadedResult], Setup]) -
 
 
 def _successful(runs: list[LoadedResult], mode: Mode) -> list[LoadedResult]:
-    return [r for r in runs if r.result.run.mode is mode and r.result.run.status is Status.success]
+    return [r for r in runs if r.facts.mode is mode and r.facts.status is Status.success]
 
 
 def latest_group(runs: list[LoadedResult]) -> list[LoadedResult]:
     """Return the runs of the newest repeat group among runs sorted by start time (older groups are history)."""
-    group = runs[-1].result.run.repeat.group
-    return [r for r in runs if r.result.run.repeat.group == group]
+    group = runs[-1].facts.group
+    return [r for r in runs if r.facts.group == group]
 
 
 def epochs_of(result: Result) -> int | None:
@@ -329,7 +232,7 @@ def _summary(values: list[float]) -> Summary | None:
 def convergence_rows(runs: list[LoadedResult]) -> list[ConvergenceRow]:
     """Summarise time to target and final accuracy per setup."""
     rows = []
-    for setup, every in _group(_successful(runs, Mode.convergence), lambda r: setup_of(r.result)).items():
+    for setup, every in _group(_successful(runs, Mode.convergence), _setup).items():
         group = latest_group(every)
         ttts = [r.result.training.time_to_target for r in group]
         metric = ttts[-1].metric
@@ -355,7 +258,7 @@ def convergence_rows(runs: list[LoadedResult]) -> list[ConvergenceRow]:
 def throughput_rows(runs: list[LoadedResult], mode: Mode = Mode.throughput) -> list[ThroughputRow]:
     """Summarise training throughput of ``mode`` runs per setup: scaling over one device, speedup over fp32/tf32, time per N epochs."""
     rows = []
-    for setup, every in _group(_successful(runs, mode), lambda r: setup_of(r.result)).items():
+    for setup, every in _group(_successful(runs, mode), _setup).items():
         group = [r for r in latest_group(every) if r.result.training and r.result.training.throughput]
         if group:
             rate = Summary.of([r.result.training.throughput.samples_per_s for r in group])
@@ -394,7 +297,7 @@ def _derive(row: ThroughputRow, by_setup: dict[Setup, ThroughputRow]) -> None:
 def inference_tables(runs: list[LoadedResult]) -> list[InferenceTable]:
     """Collect the latency sweep of every run, one table per setup (accelerator x precision x ...)."""
     tables = []
-    for setup, every in _group(_successful(runs, Mode.inference), lambda r: setup_of(r.result)).items():
+    for setup, every in _group(_successful(runs, Mode.inference), _setup).items():
         group = latest_group(every)
         rows = [LatencyRow(point, loaded) for loaded in group for point in loaded.result.inference.results]
         rows.sort(key=lambda row: (row.point.batch_size, _started(row.source)))
@@ -425,8 +328,8 @@ def _benchmark(name: str, slug: str, runs: list[LoadedResult]) -> BenchmarkAggre
     return BenchmarkAggregate(
         name=name,
         slug=slug,
-        suite=runs[-1].result.run.suite,
-        models=sorted({r.result.run.model for r in runs}),
+        suite=runs[-1].facts.suite,
+        models=sorted({r.facts.model for r in runs}),
         runs=runs,
         convergence=convergence_rows(runs),
         throughput=throughput_rows(runs),
@@ -438,22 +341,20 @@ def _benchmark(name: str, slug: str, runs: list[LoadedResult]) -> BenchmarkAggre
 def _hosts(runs: list[LoadedResult]) -> list[HostRow]:
     groups: dict[tuple[str, str, str, str], list[LoadedResult]] = defaultdict(list)
     for loaded in runs:
-        res = loaded.result
-        groups[(res.environment.host.hostname, res.environment.host.cpu_model, accelerator_name(res), driver_version(res))].append(loaded)
-    return [
-        HostRow(*key, runs=len(group), latest_utc=max(r.result.run.finished_utc for r in group)) for key, group in sorted(groups.items())
-    ]
+        env = loaded.facts.environment
+        groups[(env.host.hostname, env.host.cpu_model, accelerator_of(env), drivers_of(env))].append(loaded)
+    return [HostRow(*key, runs=len(group), latest_utc=max(r.facts.finished_utc for r in group)) for key, group in sorted(groups.items())]
 
 
 def aggregate(results: list[LoadedResult]) -> Aggregate:
     """Group valid results by benchmark, then by setup within each mode."""
     by_benchmark: dict[str, list[LoadedResult]] = defaultdict(list)
     for loaded in sorted(results, key=_started):
-        by_benchmark[loaded.result.run.benchmark].append(loaded)
+        by_benchmark[loaded.facts.benchmark].append(loaded)
     names = sorted(by_benchmark)
     return Aggregate(
         runs=sorted(results, key=_started),
         benchmarks=[_benchmark(name, slug, by_benchmark[name]) for name, slug in zip(names, _unique_slugs(names), strict=True)],
         hosts=_hosts(results),
-        status_counts=dict(Counter(r.result.run.status.value for r in results).most_common()),
+        status_counts=dict(Counter(r.facts.status.value for r in results).most_common()),
     )

@@ -238,6 +238,8 @@ def generate(
         sync_tree(files, work_dir / "docs")
         sync_tree(aside, work_dir / blocks.FOLDER)
     log(f"wrote {len(pages)} page(s) and {sum(map(len, charts.values()))} chart(s) to {work_dir / 'docs'}")
+    if report.store is not None:
+        log(f"read {report.store.reads} of {len(report.results)} full results back from the parse cache; every run's facts")
     config = write_config(work_dir, site_dir, nav(pages), versioned, large_folders(pages))
     stamp.record(report, work_dir / "docs", files)
     return config

@@ -1,10 +1,12 @@
 """Parse cache: each result file is parsed and validated once per (path, size, mtime_ns).
 
 The cache lives under the build work dir (``build/<site>/cache/results.sqlite``): one
-row per file, so a build adds or replaces the rows of new and changed files only,
-and reads the rest back one at a time (never all pickles and all results in memory
-at once). It is written only by this module and only ever read back from there,
-never from ``results/``. A cache written under another schema version, set of
+row per file, so a build adds or replaces the rows of new and changed files only.
+A row holds the file's full result and its facts (generator.facts), and the
+environment and dataset it shares with other runs, once for all of them. A build
+reads back the facts of every file, and a full result only when a page asks for
+it (ResultStore): it never holds 100,000 parsed documents. The cache is written
+only by this module and only ever read back from there, never from ``results/``. A cache written under another schema version, set of
 migrations, schema module, benchsite version or format is emptied, as is an
 unreadable one: the cost of a bad cache is one full parse, never a wrong number.
 """
@@ -17,6 +19,7 @@ import os
 import pickle
 import sqlite3
 import sys
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -24,70 +27,66 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import generator.facts
 import runners.schema
+from generator.facts import RunFacts, facts_of
 from generator.results import LoadedResult, LoadReport, Scan, _source_name, scan_results
 from runners import __version__
 from runners.schema import Problem, Result, ResultFileError, read_result
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 PARALLEL_MIN_FILES = 200  # below this, starting worker processes costs more than it saves
 CHUNK = 64
 PUT_BATCH = 1000  # parses saved to the cache per transaction
+KEPT_RESULTS = 2048  # full results a store keeps after reading them (most recently read first)
 
 
 def _schema_stamp() -> str:
-    """Fingerprint what a cached entry depends on: the schema (its version, migrations and module source), benchsite's
-    version, this format. A parse of an older file is its migrated Result, so it is kept only under the same migrations."""
-    source = Path(runners.schema.__file__).read_bytes()
+    """Fingerprint what a cached entry depends on: the schema (its version, migrations and module source), the facts'
+    module, benchsite's version, this format. A parse of an older file is its migrated Result, so it is kept only
+    under the same migrations."""
+    source = Path(runners.schema.__file__).read_bytes() + Path(generator.facts.__file__).read_bytes()
     schema = f"v{runners.schema.SCHEMA_VERSION}+{len(runners.schema.MIGRATIONS)}"
     return hashlib.sha256(source + f"|{schema}|{__version__}|{CACHE_FORMAT}|{sys.version_info[:2]}".encode()).hexdigest()
 
 
 @dataclass
 class Entry:
-    """What one file held the last time it was read: a pickled Result, or its problems as (field, message)."""
+    """What one file held the last time it was read: its pickled Result without the SHARED_PARTS, its pickled facts
+    and the keys of its shared parts; or its problems as (field, message)."""
 
     size: int
     mtime_ns: int
     blob: bytes | None
     problems: list[tuple[str, str]] = field(default_factory=list)
+    facts: bytes | None = None
+    parts: tuple[bytes, ...] = ()  # the keys of its SHARED_PARTS, in that order
 
 
 SHARED_PARTS = ("environment", "dataset")  # the same for most runs of one machine: one object in memory for all of them
 
 
-def _parse(path: str) -> tuple[bytes | None, list[tuple[str, str]]]:
-    """Read and validate one file (in a worker); return the pickled Result or its problems.
+def _parse(path: str) -> tuple[Entry, dict[bytes, bytes]]:
+    """Read and validate one file (in a worker); return its entry (size and mtime left 0) and its shared parts by key.
 
-    The pickle holds the Result without its SHARED_PARTS, and each of them pickled on its own, so that
-    the loader can give every run with an identical environment the same object (Results are never changed).
+    The pickle holds the Result without its SHARED_PARTS; each part is pickled on its own and keyed by its digest,
+    so that the cache holds it once and the loader gives every run with an identical environment the same object
+    (Results are never changed).
     """
     try:
         result = read_result(path)
     except ResultFileError as exc:
-        return None, [(p.field, p.message) for p in exc.problems]
-    parts = {name: pickle.dumps(getattr(result, name), protocol=pickle.HIGHEST_PROTOCOL) for name in SHARED_PARTS}
+        return Entry(0, 0, None, [(p.field, p.message) for p in exc.problems]), {}
+    parts = {}
+    for name in SHARED_PARTS:
+        blob = pickle.dumps(getattr(result, name), protocol=pickle.HIGHEST_PROTOCOL)
+        parts[hashlib.sha1(blob, usedforsecurity=False).digest()] = blob
     rest = result.model_copy(update=dict.fromkeys(SHARED_PARTS))
-    return pickle.dumps((rest, parts), protocol=pickle.HIGHEST_PROTOCOL), []
+    facts = pickle.dumps(facts_of(result).dump(), protocol=pickle.HIGHEST_PROTOCOL)
+    return Entry(0, 0, pickle.dumps(rest, protocol=pickle.HIGHEST_PROTOCOL), [], facts, tuple(parts)), parts
 
 
-class _Unpickler:
-    """Turn cached blobs back into Results, sharing one object per distinct environment (and dataset)."""
-
-    def __init__(self) -> None:
-        self.shared: dict[bytes, Any] = {}
-
-    def load(self, blob: bytes) -> Result:
-        rest, parts = pickle.loads(blob)  # noqa: S301 - written by this module under the build work dir
-        update = {}
-        for name, part in parts.items():
-            if (obj := self.shared.get(part)) is None:
-                obj = self.shared[part] = pickle.loads(part)  # noqa: S301 - as above
-            update[name] = obj
-        return rest.model_copy(update=update)
-
-
-def _parse_all(paths: list[str]) -> Iterator[tuple[bytes | None, list[tuple[str, str]]]]:
+def _parse_all(paths: list[str]) -> Iterator[tuple[Entry, dict[bytes, bytes]]]:
     """Parse files, in order, across processes when there are enough of them to pay for the workers."""
     workers = min(os.cpu_count() or 1, 8)
     if len(paths) < PARALLEL_MIN_FILES or workers < 2:
@@ -116,32 +115,85 @@ class ParseCache:
         db = sqlite3.connect(self.path, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("CREATE TABLE IF NOT EXISTS meta (stamp TEXT)")
-        db.execute("CREATE TABLE IF NOT EXISTS entries (path TEXT PRIMARY KEY, size INT, mtime_ns INT, blob BLOB, problems TEXT)")
         stamp = _schema_stamp()
         if db.execute("SELECT stamp FROM meta").fetchall() != [(stamp,)]:
-            db.execute("DELETE FROM entries")
+            db.execute("DROP TABLE IF EXISTS entries")  # another format: its columns may differ too
+            db.execute("DROP TABLE IF EXISTS parts")
             db.execute("DELETE FROM meta")
             db.execute("INSERT INTO meta VALUES (?)", (stamp,))
+        columns = "path TEXT PRIMARY KEY, size INT, mtime_ns INT, blob BLOB, problems TEXT, facts BLOB, parts BLOB"
+        db.execute(f"CREATE TABLE IF NOT EXISTS entries ({columns})")
+        db.execute("CREATE TABLE IF NOT EXISTS parts (key BLOB PRIMARY KEY, blob BLOB)")
         return db
 
     def stats(self) -> dict[str, tuple[int, int]]:
         """(size, mtime_ns) of every cached file."""
         return {path: (size, mtime) for path, size, mtime in self.db.execute("SELECT path, size, mtime_ns FROM entries")}
 
-    def get(self, path: str) -> Entry:
-        size, mtime, blob, problems = self.db.execute("SELECT size, mtime_ns, blob, problems FROM entries WHERE path=?", (path,)).fetchone()
-        return Entry(size, mtime, blob, [tuple(p) for p in json.loads(problems)])
+    def facts(self) -> dict[str, tuple[bytes | None, bytes, list[tuple[str, str]]]]:
+        """(pickled facts, keys of the shared parts, problems) of every cached file, by path; no full result."""
+        rows = self.db.execute("SELECT path, facts, parts, problems FROM entries")
+        return {path: (facts, parts, [tuple(p) for p in json.loads(problems)]) for path, facts, parts, problems in rows}
 
-    def put(self, entries: dict[str, Entry]) -> None:
-        rows = [(k, e.size, e.mtime_ns, e.blob, json.dumps(e.problems)) for k, e in entries.items()]
+    def put(self, entries: dict[str, Entry], parts: dict[bytes, bytes]) -> None:
+        rows = [(k, e.size, e.mtime_ns, e.blob, json.dumps(e.problems), e.facts, b"".join(e.parts)) for k, e in entries.items()]
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)", rows)
+            self.db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self.db.executemany("INSERT OR IGNORE INTO parts VALUES (?, ?)", parts.items())
 
     def forget(self, paths: Iterable[str]) -> None:
+        gone = [(p,) for p in paths]
+        if not gone:
+            return
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany("DELETE FROM entries WHERE path=?", [(p,) for p in paths])
+            self.db.executemany("DELETE FROM entries WHERE path=?", gone)
+            used = {
+                parts[i : i + KEY_SIZE]
+                for (parts,) in self.db.execute("SELECT parts FROM entries")
+                for i in range(0, len(parts or b""), KEY_SIZE)
+            }
+            unused = [(key,) for (key,) in self.db.execute("SELECT key FROM parts") if key not in used]
+            self.db.executemany("DELETE FROM parts WHERE key=?", unused)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+KEY_SIZE = 20  # bytes of a shared part's key (sha1)
+
+
+class ResultStore:
+    """The full results of a build's runs, read back from the parse cache when a page first asks for one; the
+    KEPT_RESULTS most recently read are kept. Every run with one environment (and dataset) gets the same object."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path, check_same_thread=False)
+        self.parts = {key: pickle.loads(blob) for key, blob in self.db.execute("SELECT key, blob FROM parts")}  # noqa: S301 - written by this module under the build work dir
+        self.kept: OrderedDict[str, Result] = OrderedDict()
+        self.reads = 0  # full results read from the cache (benchmarks/build_speed.py's check that walks read facts only)
+
+    def part(self, key: bytes) -> Any:
+        return self.parts[key]
+
+    def result(self, key: str, stamp: tuple[int, int] | None) -> Result:
+        """The full result of the file at key (absolute path), as parsed when its size and mtime were ``stamp``."""
+        if (found := self.kept.get(key)) is not None:
+            self.kept.move_to_end(key)
+            return found
+        row = self.db.execute("SELECT size, mtime_ns, blob, parts FROM entries WHERE path=?", (key,)).fetchone()
+        if row is None or row[2] is None or (row[0], row[1]) != stamp:  # the cache moved on (another build): read the file
+            result = read_result(key)
+        else:
+            rest = pickle.loads(row[2])  # noqa: S301 - as above
+            shared = [self.parts[row[3][i : i + KEY_SIZE]] for i in range(0, len(row[3]), KEY_SIZE)]
+            result = rest.model_copy(update=dict(zip(SHARED_PARTS, shared, strict=True)))
+        self.reads += 1
+        self.kept[key] = result
+        if len(self.kept) > KEPT_RESULTS:
+            self.kept.popitem(last=False)
+        return result
 
     def close(self) -> None:
         self.db.close()
@@ -157,41 +209,42 @@ def load_scan(scan: Scan, cache_file: Path) -> LoadReport:
 
 
 def _load(scan: Scan, cache: ParseCache) -> LoadReport:
-    # One pass in the scan's order: a new or changed file's parse is turned into its Result as it arrives and
-    # saved in batches, so a cold build never holds the pickles of every file at once.
+    # New and changed files are parsed across processes and saved in batches as their parses arrive (a cold build
+    # never holds every parse at once); then the facts of every file are read back, in the scan's order.
     report = LoadReport(problems=list(scan.problems), files=scan.refused)
-    unpickler = _Unpickler()
     known = cache.stats()
-
-    def cached(key: tuple[str, int, int]) -> bool:  # parsed before, and unchanged since
-        return known.get(key[0]) == (key[1], key[2])
-
-    misses = [key for _, _, key in scan.files if key and not cached(key)]
-    parsed = zip(misses, _parse_all([k[0] for k in misses]), strict=True)
+    misses = [key for _, _, key in scan.files if key and known.get(key[0]) != (key[1], key[2])]
+    unreadable: dict[str, list[tuple[str, str]]] = {}  # a file that could not be read may be fixed without a new mtime: never cached
     fresh: dict[str, Entry] = {}
+    parts: dict[bytes, bytes] = {}
+    for (path, size, mtime_ns), (entry, mine) in zip(misses, _parse_all([k[0] for k in misses]), strict=True):
+        if any(m.startswith("cannot read") for _, m in entry.problems):
+            unreadable[path] = entry.problems
+            continue
+        entry.size, entry.mtime_ns = size, mtime_ns
+        fresh[path] = entry
+        parts |= mine
+        if len(fresh) >= PUT_BATCH:
+            cache.put(fresh, parts)
+            fresh, parts = {}, {}
+    cache.put(fresh, parts)
+    cache.forget(set(known) - {key[0] for _, _, key in scan.files if key})
+    store = report.store = ResultStore(cache.path)
+    every = cache.facts()
+    shared: dict[Any, Any] = {}
     for root, path, key in scan.files:
         report.files += 1
         if key is None:
             report.problems.append(Problem(path, "<file>", "cannot read: file vanished while building"))
             continue
-        if cached(key):
-            entry = cache.get(key[0])
-        else:
-            (path_str, size, mtime_ns), (blob, problems) = next(parsed)
-            entry = Entry(size, mtime_ns, blob, problems)
-            # a file that could not be read may be fixed without a new mtime: never cached
-            if not any(m.startswith("cannot read") for _, m in problems):
-                fresh[path_str] = entry
-            if len(fresh) >= PUT_BATCH:
-                cache.put(fresh)
-                fresh = {}
-        if entry.blob is None:
-            report.problems += [Problem(path, f, m) for f, m in entry.problems]
+        facts, keys, problems = every[key[0]] if key[0] not in unreadable else (None, b"", unreadable[key[0]])
+        if facts is None:
+            report.problems += [Problem(path, f, m) for f, m in problems]
             continue
-        result, file = unpickler.load(entry.blob), Path(path)
-        report.results.append(LoadedResult(file, _source_name(file, root), result, (key[1], key[2])))
-    cache.put(fresh)
-    cache.forget(set(known) - {key[0] for _, _, key in scan.files if key})
+        environment, dataset = (store.part(keys[i : i + KEY_SIZE]) for i in range(0, len(keys), KEY_SIZE))
+        mine = RunFacts.load(pickle.loads(facts), environment, dataset, shared)  # noqa: S301 - as above
+        file = Path(path)
+        report.results.append(LoadedResult(file, _source_name(file, root), stamp=(key[1], key[2]), facts=mine, store=store, key=key[0]))
     return report
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from generator.aggregate import driver_version, power_limit
+from generator.facts import driver_version, power_limit
 from runners.schema import Result
 
 FIRST = ("torch", "torchvision", "timm", "tensorflow", "keras", "cuda", "cudnn", "nccl")  # listed first, in this order

@@ -21,8 +21,9 @@ from typing import Any, ParamSpec, TypeVar
 import altair as alt
 import vl_convert
 
-from generator.aggregate import Aggregate, BenchmarkAggregate, ConvergenceRow, InferenceTable, accelerator_name
+from generator.aggregate import Aggregate, BenchmarkAggregate, ConvergenceRow, InferenceTable
 from generator.errors import BuildError
+from generator.facts import accelerator_name
 from generator.formats import driver_and_power
 from runners.schema import PERCENTILE_KEYS, atomic_path, write_atomic
 

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from generator.aggregate import accelerator_name, driver_version, power_limit
+from generator.facts import accelerator_name, driver_version, power_limit
 from generator.results import LoadedResult
 
 RUN_FIELDS = [
@@ -175,7 +175,7 @@ _JSON_GLUE = {text: _gzip(text) for text in (b'{"runs":[', b",", b'],"inference"
 
 def month(loaded: LoadedResult) -> str:
     """The month a run's downloads are filed under: 'YYYY-MM' of its start (UTC)."""
-    return f"{loaded.result.run.started_utc:%Y-%m}"
+    return f"{loaded.facts.started_utc:%Y-%m}"
 
 
 DOWNLOAD_KINDS = {
@@ -200,13 +200,13 @@ def months(results: Iterable[LoadedResult]) -> list[tuple[str, int]]:
 
 def day(loaded: LoadedResult) -> str:
     """The day a run's share of its month's downloads is filed under: 'YYYY-MM-DD' of its start (UTC)."""
-    return f"{loaded.result.run.started_utc:%Y-%m-%d}"
+    return f"{loaded.facts.started_utc:%Y-%m-%d}"
 
 
 def by_day(results: Iterable[LoadedResult]) -> dict[str, dict[str, list[LoadedResult]]]:
     """Results by month and day, each day's runs in the order of the downloads (start time, then file)."""
     grouped: dict[str, dict[str, list[LoadedResult]]] = {}
-    for loaded in sorted(results, key=lambda r: (r.result.run.started_utc, r.source)):
+    for loaded in sorted(results, key=lambda r: (r.facts.started_utc, r.source)):
         grouped.setdefault(month(loaded), {}).setdefault(day(loaded), []).append(loaded)
     return grouped
 

@@ -23,73 +23,17 @@ from xml.etree import ElementTree as ET
 
 import numpy as np
 
-from generator.aggregate import Aggregate, BenchmarkAggregate, accelerator_name, driver_version, power_limit, slugify
+from generator.aggregate import Aggregate, BenchmarkAggregate, slugify
 from generator.changes import Change, what_changed
+from generator.facts import Metric, driver_version
 from generator.results import LoadedResult
 from generator.settings import HistorySettings
-from runners.schema import Mode, Result, Status, write_atomic
+from runners.schema import Status, write_atomic
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_PATH = "feeds/regressions.xml"
 FEED_ENTRIES = 50
 REGRESSIONS_SHOWN = 100
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One number tracked over time: its name, unit, which way is better and how to read it from a result."""
-
-    name: str
-    unit: str
-    higher_is_better: bool
-    read: Callable[[Result], float | None]
-
-
-def _inference_metrics(batch: int) -> list[Metric]:
-    def point(result: Result):
-        return next((p for p in result.inference.results if p.batch_size == batch), None)
-
-    return [
-        Metric(f"inference throughput, batch {batch}", "samples/s", True, lambda r: (p := point(r)) and p.samples_per_s),
-        Metric(f"p99 latency, batch {batch}", "ms", False, lambda r: (p := point(r)) and p.latency_ms.p99),
-    ]
-
-
-def _ttt(result: Result) -> float | None:
-    return result.training.time_to_target.time_to_target_s
-
-
-def _final(result: Result) -> float | None:
-    return result.training.final_metrics.get(result.training.time_to_target.metric)
-
-
-def _train_rate(result: Result) -> float | None:
-    return result.training.throughput.samples_per_s if result.training.throughput else None
-
-
-def metrics_of(result: Result) -> list[Metric]:
-    """The metrics a successful run contributes to history."""
-    mode = result.run.mode
-    if mode is Mode.inference:
-        return [m for p in result.inference.results for m in _inference_metrics(p.batch_size)]
-    if mode is Mode.convergence:
-        return [
-            Metric("time to target", "s", False, _ttt),
-            Metric("final quality", "fraction", True, _final),
-            Metric("training throughput", "samples/s", True, _train_rate),
-        ]
-    return [Metric("training throughput", "samples/s", True, _train_rate)]
-
-
-def configuration(result: Result) -> str:
-    """Name what must stay fixed along one history; driver, host and framework version may change (and are shown)."""
-    precision = result.inference.precision if result.run.mode is Mode.inference else result.run.precision
-    devices = result.environment.launch.world_size
-    watts = f" ({power_limit(result)} W limit)" if power_limit(result) else ""  # a power cap is another setup, never a regression
-    return (
-        f"{result.run.mode.value}, {devices}x {accelerator_name(result)}{watts}, {result.run.framework}, {precision}, "
-        f"{result.dataset.name} {result.dataset.version}"
-    )
 
 
 # --- series ---------------------------------------------------------------------------
@@ -220,7 +164,7 @@ class HistoryPage:
     @property
     def latest(self) -> LoadedResult:
         """The newest run of the page's series (its system is the configuration's link)."""
-        return max((s.points[-1].latest for s in self.series), key=lambda r: r.result.run.started_utc)
+        return max((s.points[-1].latest for s in self.series), key=lambda r: r.facts.started_utc)
 
     @property
     def path(self) -> str:
@@ -265,14 +209,15 @@ class History:
         return pages.get(id(series))
 
 
-def _points(runs: list[LoadedResult], metric: Metric) -> list[Point]:
+def _points(runs: list[tuple[LoadedResult, float]]) -> list[Point]:
+    """One point per repeat group of (run, value) pairs."""
     groups: dict[str, Point] = {}
-    for loaded in runs:
-        value = metric.read(loaded.result)
-        if value is None:
-            continue
-        point = groups.setdefault(loaded.result.run.repeat.group, Point(loaded.result.run.started_utc, [], []))
-        point.samples.append(float(value))
+    for loaded, value in runs:
+        facts = loaded.facts
+        point = groups.get(facts.group)
+        if point is None:
+            point = groups[facts.group] = Point(facts.started_utc, [], [])
+        point.samples.append(value)
         point.runs.append(loaded)
     return sorted(groups.values(), key=lambda p: p.started_utc)
 
@@ -319,17 +264,18 @@ def history(agg: Aggregate, settings: HistorySettings, detections: Detections | 
     detections = detections or Detections()
     pages, single = [], []
     for bench in agg.benchmarks:
-        by_config: dict[str, dict[str, tuple[Metric, list[LoadedResult]]]] = {}
+        by_config: dict[str, dict[Metric, list[tuple[LoadedResult, float]]]] = {}
         for loaded in bench.runs:
-            if loaded.result.run.status is not Status.success:
+            facts = loaded.facts
+            if facts.status is not Status.success:
                 continue
-            metrics = by_config.setdefault(configuration(loaded.result), {})
-            for metric in metrics_of(loaded.result):
-                metrics.setdefault(metric.name, (metric, []))[1].append(loaded)
+            metrics = by_config.setdefault(facts.config, {})
+            for metric, value in facts.values:
+                metrics.setdefault(metric, []).append((loaded, value))
         for config, metrics in sorted(by_config.items()):
             series = []
-            for metric, runs in metrics.values():
-                points = _points(runs, metric)
+            for metric, runs in metrics.items():
+                points = _points(runs)
                 if not points:  # e.g. a time to target no run reached: nothing to follow
                     continue
                 s = Series(bench, config, metric, points, downsample(points, settings), needed=2 * settings.min_segment)

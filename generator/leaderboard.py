@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from generator.aggregate import Aggregate, BenchmarkAggregate, InferenceTable, LatencyRow, setup_of
+from generator.aggregate import Aggregate, BenchmarkAggregate, InferenceTable, LatencyRow
 from generator.derived import Summary
 from generator.results import LoadedResult
 from generator.settings import Board, Settings
@@ -83,17 +83,13 @@ def peak_memory_mib(result: Result) -> float | None:
 
 def _training_runs(bench: BenchmarkAggregate, table: InferenceTable) -> list[LoadedResult]:
     """Successful convergence runs of exactly this inference setup (setup_of decides), newest last."""
-    return [
-        r
-        for r in bench.runs
-        if r.result.run.mode is Mode.convergence and r.result.run.status is Status.success and setup_of(r.result) == table.setup
-    ]
+    return [r for r in bench.runs if r.facts.mode is Mode.convergence and r.facts.status is Status.success and r.facts.setup == table.setup]
 
 
 def entry_of(bench: BenchmarkAggregate, table: InferenceTable, metric: str, batch_size: int) -> Entry:
     """Collect what the leaderboard shows for one inference setup: every figure from that setup's own runs."""
     latest_rows = [row for row in table.rows if row.source is table.latest]
-    with_subjects = [r for r in _training_runs(bench, table) if r.result.training.per_subject]
+    with_subjects = [r for r in _training_runs(bench, table) if r.facts.subjects]
     return Entry(
         bench=bench,
         table=table,

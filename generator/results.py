@@ -7,18 +7,58 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
+from generator.facts import RunFacts, facts_of
 from runners.schema import Problem, Result, ResultFileError, read_result, result_file_paths
 
 
-@dataclass(frozen=True)
-class LoadedResult:
-    """A valid result and the file it came from (relative to the results root when possible)."""
+class ResultSource(Protocol):
+    """Where a LoadedResult reads its full result from when first asked for it (generator.cache.ResultStore)."""
 
-    path: Path
-    source: str
-    result: Result
-    stamp: tuple[int, int] | None = None  # (size, mtime_ns) of the file when read, where the loader knew it
+    reads: int  # full results read so far
+
+    def result(self, key: str, stamp: tuple[int, int] | None) -> Result: ...
+
+
+class LoadedResult:
+    """A valid result and the file it came from (relative to the results root when possible).
+
+    Its ``facts`` (generator.facts) are what every walk over all runs reads. Its full ``result`` is held, or, when the
+    parse cache loaded it, read back from the cache each time it is asked for (``store``, which keeps the most
+    recently read): a build then holds the facts of every run and the full results of those its pages show.
+    """
+
+    __slots__ = ("_facts", "_key", "_result", "_store", "path", "source", "stamp")
+
+    def __init__(
+        self,
+        path: Path,
+        source: str,
+        result: Result | None = None,
+        stamp: tuple[int, int] | None = None,  # (size, mtime_ns) of the file when read, where the loader knew it
+        *,
+        facts: RunFacts | None = None,
+        store: ResultSource | None = None,
+        key: str = "",  # the file's key in the store: its absolute path
+    ) -> None:
+        if result is None and (store is None or facts is None):
+            raise ValueError("a LoadedResult needs its result, or its facts and a store to read the result from")
+        self.path, self.source, self.stamp = path, source, stamp
+        self._result, self._facts, self._store, self._key = result, facts, store, key
+
+    @property
+    def result(self) -> Result:
+        return self._result if self._result is not None else self._store.result(self._key, self.stamp)
+
+    @property
+    def facts(self) -> RunFacts:
+        if self._facts is None:
+            self._facts = facts_of(self._result)
+        return self._facts
+
+    def __repr__(self) -> str:
+        return f"LoadedResult({str(self.path)!r}, {self.source!r})"
 
 
 @dataclass
@@ -26,6 +66,7 @@ class LoadReport:
     results: list[LoadedResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
+    store: ResultSource | None = None  # where the results' full results are read from (the parse cache), if not held
 
     @property
     def bad_files(self) -> list[str]:

@@ -9,11 +9,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from generator.aggregate import Setup, accelerator_name, latest_group, setup_of, slugify
+from generator.aggregate import latest_group, slugify
 from generator.derived import mean
+from generator.facts import Setup, accelerator_of
 from generator.formats import MISSING, duration, num
 from generator.results import LoadedResult
-from runners.schema import Mode, Result, Status
+from runners.schema import Environment, Mode, Result, Status
 
 FRAMEWORK_PACKAGES = ("torch", "tensorflow", "tensorflow-cpu", "jax")  # named in a system's title, the first found
 
@@ -64,11 +65,15 @@ def _joined(values: set[str]) -> str:
 
 def fingerprint(result: Result) -> Fingerprint:
     """Return the machine fingerprint of a run."""
-    env = result.environment
+    return fingerprint_of(result.environment)
+
+
+def fingerprint_of(env: Environment) -> Fingerprint:
+    """fingerprint() of a run's environment."""
     devices = env.accelerators.devices if env.accelerators.kind != "none" else []
     return Fingerprint(
         hostname=env.host.hostname,
-        accelerator=accelerator_name(result),
+        accelerator=accelerator_of(env),
         accelerator_count=len(devices),
         accelerator_memory_mib=_joined({f"{d.memory_total_mib:g}" for d in devices}),
         driver=_joined({d.driver_version for d in devices}),
@@ -129,20 +134,20 @@ class System:
 
     @property
     def latest_utc(self) -> datetime:
-        return self.runs[-1].result.run.finished_utc
+        return self.runs[-1].facts.finished_utc
 
     @property
     def failed(self) -> int:
-        return sum(r.result.run.status is not Status.success for r in self.runs)
+        return sum(r.facts.status is not Status.success for r in self.runs)
 
     @property
     def results(self) -> list[SystemResult]:
         """Per benchmark, mode and setup (precision, device count, ...), the newest repeat group of successful runs."""
         groups: dict[tuple[str, str, Setup], list[LoadedResult]] = defaultdict(list)
         for loaded in self.runs:
-            res = loaded.result
-            if res.run.status is Status.success:
-                groups[(res.run.benchmark, res.run.mode.value, setup_of(res))].append(loaded)
+            facts = loaded.facts
+            if facts.status is Status.success:
+                groups[(facts.benchmark, facts.mode.value, facts.setup)].append(loaded)
         rows = []
         for (benchmark, mode, setup), every in sorted(groups.items()):
             group = latest_group(every)
@@ -155,8 +160,12 @@ class Systems:
 
     def __init__(self, runs: list[LoadedResult]) -> None:
         by_print: dict[Fingerprint, list[LoadedResult]] = defaultdict(list)
-        for loaded in sorted(runs, key=lambda r: r.result.run.started_utc):
-            by_print[fingerprint(loaded.result)].append(loaded)
+        prints: dict[int, Fingerprint] = {}  # by environment: runs of one machine share theirs (generator.cache)
+        for loaded in sorted(runs, key=lambda r: r.facts.started_utc):
+            env = loaded.facts.environment
+            if (found := prints.get(id(env))) is None:
+                found = prints[id(env)] = fingerprint_of(env)
+            by_print[found].append(loaded)
         self.systems: list[System] = []
         self._by_path: dict[str, System] = {}
         titles = [_title(fp) for fp in by_print]
@@ -174,7 +183,7 @@ class Systems:
     def of(self, runs: list[LoadedResult]) -> list[System]:
         """The systems of ``runs``: the latest run's first, then the others, newest first; none for runs it does not know."""
         found: list[System] = []
-        for loaded in sorted(runs, key=lambda r: r.result.run.started_utc, reverse=True):
+        for loaded in sorted(runs, key=lambda r: r.facts.started_utc, reverse=True):
             system = self.system_of(loaded)
             if system is not None and system not in found:
                 found.append(system)
@@ -185,7 +194,8 @@ def accelerator_groups(runs: list[LoadedResult]) -> list[tuple[str, list[LoadedR
     """Group runs by what they computed on, e.g. '8x NVIDIA A100-SXM4-80GB', so each label links to its own systems."""
     groups: dict[str, list[LoadedResult]] = defaultdict(list)
     for loaded in runs:
-        groups[f"{loaded.result.environment.launch.world_size}x {accelerator_name(loaded.result)}"].append(loaded)
+        env = loaded.facts.environment
+        groups[f"{env.launch.world_size}x {accelerator_of(env)}"].append(loaded)
     return sorted(groups.items())
 
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.aggregate import aggregate, setup_of
+from generator.aggregate import aggregate
+from generator.facts import setup_of
 from generator.results import LoadedResult
 from runners.schema import read_result, result_to_data, validate_data
 

@@ -266,3 +266,50 @@ def test_a_new_run_re_renders_the_history_pages_of_its_own_series_only(tmp_path,
     held.rename(newest)
     quiet_build([results], tmp_path / "site", work_dir=tmp_path / "build")
     assert 1 <= len(rendered) < pages
+
+
+def test_a_build_walks_every_run_by_its_facts_and_reads_only_the_full_results_its_pages_show(tmp_path):
+    """Issue #12 item 4: memory holds each run's facts, not 100k parsed documents. Every walk over all runs
+    (grouping, hosts, history, systems, features, leaderboard, downloads by day) reads the facts the parse cache
+    kept; a full result is read back only for the latest repeat group of a setup, and equals the file's."""
+    import sys
+
+    from generator.aggregate import aggregate
+    from generator.cache import load_scan
+    from generator.export import by_day, months
+    from generator.facts import RunFacts, facts_of
+    from generator.features import feature_support
+    from generator.history import Detections, history
+    from generator.leaderboard import leaderboards
+    from generator.results import scan_results
+    from generator.settings import load_settings
+    from generator.systems import Systems
+    from runners.schema import read_result
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    try:
+        import build_speed
+    finally:
+        sys.path.pop(0)
+    build_speed.write_results(tmp_path / "results", 0, 700, jobs=2)
+    cache = tmp_path / "cache.sqlite"
+    load_scan(scan_results([tmp_path / "results"]), cache)  # a cold load parses; a rebuild reads the facts kept
+    report = load_scan(scan_results([tmp_path / "results"]), cache)
+    store = report.store
+    agg = aggregate(report.results)
+    settings = load_settings()
+    found = history(agg, settings.history, Detections())
+    systems = Systems(agg.runs)
+    for bench in agg.benchmarks:
+        feature_support(bench.runs, ["amp", "tf32", "int8"])
+    leaderboards(agg, settings)
+    months(agg.runs), by_day(agg.runs), agg.latest_session, agg.hosts
+    shown = {r._key for bench in agg.benchmarks for r in bench.latest_runs}
+    assert len(found.series) > 20 and len(systems.systems) >= len(build_speed.MACHINES)
+    assert set(store.kept) <= shown and len(shown) < len(report.results) / 2, "a walk over all runs read full results"
+    shared = report.results[0].facts.environment
+    assert sum(r.facts.environment is shared for r in report.results) > 1  # one object per machine's environment
+    for loaded in report.results[::7]:  # the facts kept equal those of the full result, field by field
+        full = facts_of(read_result(loaded.path))
+        assert [getattr(loaded.facts, n) for n in RunFacts.__slots__] == [getattr(full, n) for n in RunFacts.__slots__]
+        assert loaded.result == read_result(loaded.path)

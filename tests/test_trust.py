@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.aggregate import aggregate, setup_label, setup_of
+from generator.aggregate import aggregate
 from generator.build import build
 from generator.derived import Summary
+from generator.facts import configuration, setup_label, setup_of
 from generator.formats import MISSING, duration, exact_seconds, latency_marks, scaling, summary_marks
-from generator.history import configuration
 from generator.leaderboard import leaderboards
 from generator.pages.data import relative_to_results
 from generator.pages.templates import environment

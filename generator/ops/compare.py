@@ -31,9 +31,9 @@ from pathlib import Path
 
 from scipy import stats
 
-from generator.aggregate import Setup, accelerator_name, driver_version, setup_label, setup_of
 from generator.derived import Summary
 from generator.errors import BenchsiteError
+from generator.facts import Setup, accelerator_name, driver_version, setup_label, setup_of
 from generator.formats import MISSING
 from generator.ops.gitops import GitError, git, repo_root
 from generator.results import LoadedResult, load_results

@@ -11,9 +11,10 @@ import jinja2
 from markupsafe import Markup, escape
 
 from generator import energy
-from generator.aggregate import LatencyRow, ThroughputRow, accelerator_name, setup_of
+from generator.aggregate import LatencyRow, ThroughputRow
 from generator.charts import group_label
 from generator.errors import BuildError
+from generator.facts import accelerator_name, setup_of
 from generator.formats import MISSING, duration, exact_seconds, latency_marks, num, pct, si, summary_marks
 from generator.formats import scaling as scaling_text
 from generator.results import LoadedResult
@@ -67,7 +68,7 @@ def accelerator_label(result: Result) -> str:
 
 def source_label(loaded: LoadedResult) -> str:
     """A short label for a result file link: its run's mode and the random suffix of its id."""
-    return f"{loaded.result.run.mode.value} {loaded.result.run.id.rsplit('-', 1)[-1]}"
+    return f"{loaded.facts.mode.value} {loaded.facts.id.rsplit('-', 1)[-1]}"
 
 
 # --- environment ---------------------------------------------------------------
