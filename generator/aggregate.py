@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections import Counter, defaultdict
@@ -112,10 +113,19 @@ class BenchmarkAggregate:
     convergence_throughput: list[ThroughputRow] = field(default_factory=list)
     inference: list[InferenceTable] = field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def failed(self) -> list[LoadedResult]:
         """Runs that did not succeed."""
         return [r for r in self.runs if r.facts.status is not Status.success]
+
+    @functools.cached_property
+    def successful(self) -> dict[tuple[Mode, Setup], list[LoadedResult]]:
+        """The successful runs of each mode and setup, oldest first."""
+        found: dict[tuple[Mode, Setup], list[LoadedResult]] = defaultdict(list)
+        for loaded in self.runs:
+            if loaded.facts.status is Status.success:
+                found[(loaded.facts.mode, loaded.facts.setup)].append(loaded)
+        return dict(found)
 
     @property
     def latest_runs(self) -> list[LoadedResult]:
@@ -177,7 +187,7 @@ class Aggregate:
             start -= 1
         return self.runs[start:]
 
-    @property
+    @functools.cached_property
     def failed(self) -> list[LoadedResult]:
         """Every run that did not succeed, newest first."""
         return sorted((r for b in self.benchmarks for r in b.failed), key=_started, reverse=True)
@@ -340,9 +350,12 @@ def _benchmark(name: str, slug: str, runs: list[LoadedResult]) -> BenchmarkAggre
 
 def _hosts(runs: list[LoadedResult]) -> list[HostRow]:
     groups: dict[tuple[str, str, str, str], list[LoadedResult]] = defaultdict(list)
+    keys: dict[int, tuple[str, str, str, str]] = {}  # by environment: the runs of one machine share theirs (generator.cache)
     for loaded in runs:
         env = loaded.facts.environment
-        groups[(env.host.hostname, env.host.cpu_model, accelerator_of(env), drivers_of(env))].append(loaded)
+        if (key := keys.get(id(env))) is None:
+            key = keys[id(env)] = (env.host.hostname, env.host.cpu_model, accelerator_of(env), drivers_of(env))
+        groups[key].append(loaded)
     return [HostRow(*key, runs=len(group), latest_utc=max(r.facts.finished_utc for r in group)) for key, group in sorted(groups.items())]
 
 

@@ -11,7 +11,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
@@ -326,17 +326,16 @@ def source_links(results: list[LoadedResult], data_root: str = "data/", source_u
     taken: set[str] = set()
     fields = {"commit": _commit_of(results[0].path.parent) if source_url and "{commit}" in source_url and results else ""}
     for loaded in results:
-        parts = [p for p in PurePosixPath(loaded.source).parts if p not in ("/", "..", ".")]
-        name = "/".join(parts) or "result.yaml"
+        name = "/".join(p for p in loaded.source.split("/") if p not in ("", "..", ".")) or "result.yaml"
         if source_url:
-            links[str(loaded.path)] = source_url.format(path=quote(name), **fields)
+            links[loaded.file] = source_url.format(path=quote(name), **fields)
             continue
         candidate, n = name, 1
         while candidate in taken:
             n += 1
             candidate = f"{n}/{name}"
         taken.add(candidate)
-        links[str(loaded.path)] = quote(f"{data_root}{COPIES}/{candidate}")
+        links[loaded.file] = quote(f"{data_root}{COPIES}/{candidate}")
     return links
 
 
@@ -382,7 +381,7 @@ def data_files(
             days_seen.add(day)
             digest = hashlib.sha256(code)
             for r in mine:
-                digest.update(f"{r.path}|{r.stamp}|{links[str(r.path)]}\n".encode())
+                digest.update(f"{r.file}|{r.stamp}|{links[r.file]}\n".encode())
             folder = parts_dir / day / digest.hexdigest() if parts_dir and all(r.stamp for r in mine) else None
             share = _kept_parts(folder, PART_KINDS)
             if share is None:
@@ -399,7 +398,7 @@ def data_files(
     files["result.schema.json"] = json.dumps(json_schema(), indent=2).encode()
     if copies:
         for r in results:
-            files[unquote(links[str(r.path)]).split("data/", 1)[1]] = r.path
+            files[unquote(links[r.file]).split("data/", 1)[1]] = r.path
     return files
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import generator.facts
 import runners.schema
 from generator.facts import RunFacts, facts_of
-from generator.results import LoadedResult, LoadReport, Scan, _source_name, scan_results
+from generator.results import LoadedResult, LoadReport, Scan, SourceNames, scan_results
 from runners import __version__
 from runners.schema import Problem, Result, ResultFileError, read_result
 
@@ -133,10 +133,13 @@ class ParseCache:
     def facts(self) -> dict[str, tuple[bytes | None, bytes, list[tuple[str, str]]]]:
         """(pickled facts, keys of the shared parts, problems) of every cached file, by path; no full result."""
         rows = self.db.execute("SELECT path, facts, parts, problems FROM entries")
-        return {path: (facts, parts, [tuple(p) for p in json.loads(problems)]) for path, facts, parts, problems in rows}
+        return {path: (facts, parts, [tuple(p) for p in json.loads(problems)] if problems else []) for path, facts, parts, problems in rows}
 
     def put(self, entries: dict[str, Entry], parts: dict[bytes, bytes]) -> None:
-        rows = [(k, e.size, e.mtime_ns, e.blob, json.dumps(e.problems), e.facts, b"".join(e.parts)) for k, e in entries.items()]
+        rows = [
+            (k, e.size, e.mtime_ns, e.blob, json.dumps(e.problems) if e.problems else None, e.facts, b"".join(e.parts))
+            for k, e in entries.items()
+        ]
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
@@ -173,9 +176,6 @@ class ResultStore:
         self.parts = {key: pickle.loads(blob) for key, blob in self.db.execute("SELECT key, blob FROM parts")}  # noqa: S301 - written by this module under the build work dir
         self.kept: OrderedDict[str, Result] = OrderedDict()
         self.reads = 0  # full results read from the cache (benchmarks/build_speed.py's check that walks read facts only)
-
-    def part(self, key: bytes) -> Any:
-        return self.parts[key]
 
     def result(self, key: str, stamp: tuple[int, int] | None) -> Result:
         """The full result of the file at key (absolute path), as parsed when its size and mtime were ``stamp``."""
@@ -232,6 +232,7 @@ def _load(scan: Scan, cache: ParseCache) -> LoadReport:
     store = report.store = ResultStore(cache.path)
     every = cache.facts()
     shared: dict[Any, Any] = {}
+    source_name = SourceNames()
     for root, path, key in scan.files:
         report.files += 1
         if key is None:
@@ -241,10 +242,9 @@ def _load(scan: Scan, cache: ParseCache) -> LoadReport:
         if facts is None:
             report.problems += [Problem(path, f, m) for f, m in problems]
             continue
-        environment, dataset = (store.part(keys[i : i + KEY_SIZE]) for i in range(0, len(keys), KEY_SIZE))
+        environment, dataset = store.parts[keys[:KEY_SIZE]], store.parts[keys[KEY_SIZE:]]  # SHARED_PARTS
         mine = RunFacts.load(pickle.loads(facts), environment, dataset, shared)  # noqa: S301 - as above
-        file = Path(path)
-        report.results.append(LoadedResult(file, _source_name(file, root), stamp=(key[1], key[2]), facts=mine, store=store, key=key[0]))
+        report.results.append(LoadedResult(path, source_name(path, root), stamp=(key[1], key[2]), facts=mine, store=store, key=key[0]))
     return report
 
 

@@ -720,7 +720,7 @@ def _runs_key(bench: BenchmarkAggregate, code: bytes) -> str | None:
     for loaded in bench.runs:
         if loaded.stamp is None:
             return None
-        digest.update(f"{loaded.path}|{loaded.stamp[0]}|{loaded.stamp[1]}\n".encode())
+        digest.update(f"{loaded.file}|{loaded.stamp[0]}|{loaded.stamp[1]}\n".encode())
     return digest.hexdigest()
 
 

@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import json
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -175,7 +176,7 @@ _JSON_GLUE = {text: _gzip(text) for text in (b'{"runs":[', b",", b'],"inference"
 
 def month(loaded: LoadedResult) -> str:
     """The month a run's downloads are filed under: 'YYYY-MM' of its start (UTC)."""
-    return f"{loaded.facts.started_utc:%Y-%m}"
+    return day(loaded)[:7]
 
 
 DOWNLOAD_KINDS = {
@@ -192,29 +193,28 @@ def download_name(kind: str, when: str) -> str:
 
 def months(results: Iterable[LoadedResult]) -> list[tuple[str, int]]:
     """Every month with runs, newest first, with its number of runs."""
-    counts: dict[str, int] = {}
-    for loaded in results:
-        counts[month(loaded)] = counts.get(month(loaded), 0) + 1
+    counts = Counter(month(loaded) for loaded in results)
     return sorted(counts.items(), reverse=True)
 
 
 def day(loaded: LoadedResult) -> str:
     """The day a run's share of its month's downloads is filed under: 'YYYY-MM-DD' of its start (UTC)."""
-    return f"{loaded.facts.started_utc:%Y-%m-%d}"
+    return loaded.facts.started_utc.date().isoformat()
 
 
 def by_day(results: Iterable[LoadedResult]) -> dict[str, dict[str, list[LoadedResult]]]:
     """Results by month and day, each day's runs in the order of the downloads (start time, then file)."""
     grouped: dict[str, dict[str, list[LoadedResult]]] = {}
     for loaded in sorted(results, key=lambda r: (r.facts.started_utc, r.source)):
-        grouped.setdefault(month(loaded), {}).setdefault(day(loaded), []).append(loaded)
+        when = day(loaded)
+        grouped.setdefault(when[:7], {}).setdefault(when, []).append(loaded)
     return grouped
 
 
 def day_parts(results: list[LoadedResult], links: dict[str, str]) -> dict[str, bytes]:
     """One day's share of its month's downloads (PART_KINDS), each compressed on its own; an empty share is b''."""
-    runs = [run_record(r, links[str(r.path)]) for r in results]
-    points = [row for r in results for row in inference_records(r, links[str(r.path)])]
+    runs = [run_record(r, links[r.file]) for r in results]
+    points = [row for r in results for row in inference_records(r, links[r.file])]
     parts = {
         "runs": _csv_rows(RUN_FIELDS, runs),
         "inference": _csv_rows(INFERENCE_FIELDS, points),

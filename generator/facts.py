@@ -7,6 +7,7 @@ a build holds the facts of every run and the full results only of the runs a pag
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -230,28 +231,26 @@ FEATURES: list[Feature] = [
 class RunFacts:
     """The fields of a run that walks over all runs read; environment and dataset are shared with the full result."""
 
-    __slots__ = (  # noqa: RUF023 - in dump()'s order
-        "id",
+    __slots__ = (
         "benchmark",
-        "suite",
-        "model",
+        "config",
+        "dataset",
+        "environment",
+        "features",
+        "finished_utc",
         "framework",
         "framework_version",
-        "mode",
-        "status",
         "group",
-        "started_utc",
-        "finished_utc",
+        "id",
+        "mode",
+        "model",
         "setup",
-        "config",
-        "values",
-        "features",
+        "started_utc",
+        "status",
         "subjects",
-        "environment",
-        "dataset",
+        "suite",
+        "values",
     )
-    # the fields dump() writes, in order; environment and dataset travel apart (shared by most runs of a machine)
-    STORED = __slots__[:-2]
 
     id: str
     benchmark: str
@@ -278,42 +277,58 @@ class RunFacts:
 
     def dump(self) -> tuple:
         """The stored fields as plain values (picklable without this class), environment and dataset apart."""
-        values = tuple((m.name, m.unit, m.higher_is_better, v) for m, v in self.values)
-        head = [getattr(self, name) for name in self.STORED[:11]]
-        head[6:8] = self.mode.value, self.status.value
-        return (*head, astuple(self.setup), self.config, values, tuple(sorted(self.features)), self.subjects)
+        values = tuple(((m.name, m.unit, m.higher_is_better), v) for m, v in self.values)
+        return (
+            self.id,
+            self.benchmark,
+            self.suite,
+            self.model,
+            self.framework,
+            self.framework_version,
+            self.mode.value,
+            self.status.value,
+            self.group,
+            self.started_utc,
+            self.finished_utc,
+            astuple(self.setup),
+            self.config,
+            values,
+            tuple(sorted(self.features)),
+            self.subjects,
+        )
 
     @classmethod
-    def load(cls, data: tuple, environment: Environment, dataset: Dataset, shared: dict[Any, Any] | None = None) -> RunFacts:
-        """Make the facts dump() wrote; ``shared`` gives equal setups, metrics, names and feature sets one object each."""
+    def load(cls, data: tuple, environment: Environment, dataset: Dataset, shared: dict[tuple, Any] | None = None) -> RunFacts:
+        """Make the facts dump() wrote. ``shared`` gives equal setups, metrics and feature sets one object each, by
+        their stored tuples (which never equal one another: a setup's has 9 fields with an int, a metric's ends with a
+        bool, a feature set's are all names); the names are interned. 100,000 of these are a rebuild's load."""
         shared = {} if shared is None else shared
         facts = cls.__new__(cls)
-        *head, setup, config, values, features, subjects = data
-        for name, value in zip(cls.STORED[:11], head, strict=True):
-            setattr(facts, name, shared.setdefault(value, value) if name in _SHARED_NAMES else value)
-        facts.mode, facts.status = Mode(facts.mode), Status(facts.status)
-        facts.setup = _one(shared, ("setup", setup), lambda: Setup(*setup))
-        facts.config = shared.setdefault(config, config)
+        (facts.id, benchmark, suite, model, framework, version, mode, status, facts.group, facts.started_utc, facts.finished_utc,
+         setup, config, values, features, facts.subjects) = data  # fmt: skip
+        intern = sys.intern
+        facts.benchmark, facts.suite, facts.model = intern(benchmark), intern(suite), intern(model)
+        facts.framework, facts.framework_version = intern(framework), intern(version)
+        facts.mode, facts.status = _MODES[mode], _STATUSES[status]
+        if (found := shared.get(setup)) is None:
+            found = shared[setup] = Setup(*setup)
+        facts.setup = found
+        facts.config = config if config is None else intern(config)
         metrics = []
-        for name, unit, better, value in values:
-            if (metric := shared.get(("metric", name, unit, better))) is None:
-                metric = shared[("metric", name, unit, better)] = Metric(name, unit, better)
+        for key, value in values:
+            if (metric := shared.get(key)) is None:
+                metric = shared[key] = Metric(*key)
             metrics.append((metric, value))
         facts.values = tuple(metrics)
-        facts.features = _one(shared, ("features", features), lambda: frozenset(features))
-        facts.subjects = subjects
+        if (shown := shared.get(features)) is None:
+            shown = shared[features] = frozenset(features)
+        facts.features = shown
         facts.environment, facts.dataset = environment, dataset
         return facts
 
 
-_SHARED_NAMES = {"benchmark", "suite", "model", "framework", "framework_version"}  # the same few names in every run
-
-
-def _one(shared: dict[Any, Any], key: tuple, make: Callable[[], Any]) -> Any:
-    """The one object for key in shared, made the first time."""
-    if (found := shared.get(key)) is None:
-        found = shared[key] = make()
-    return found
+_MODES = {mode.value: mode for mode in Mode}
+_STATUSES = {status.value: status for status in Status}
 
 
 def astuple(setup: Setup) -> tuple:

@@ -264,17 +264,19 @@ def history(agg: Aggregate, settings: HistorySettings, detections: Detections | 
     detections = detections or Detections()
     pages, single = [], []
     for bench in agg.benchmarks:
-        by_config: dict[str, dict[Metric, list[tuple[LoadedResult, float]]]] = {}
+        by_config: dict[str, dict[str, tuple[Metric, list[tuple[LoadedResult, float]]]]] = {}
         for loaded in bench.runs:
             facts = loaded.facts
             if facts.status is not Status.success:
                 continue
             metrics = by_config.setdefault(facts.config, {})
             for metric, value in facts.values:
-                metrics.setdefault(metric, []).append((loaded, value))
+                if (series := metrics.get(metric.name)) is None:
+                    series = metrics[metric.name] = (metric, [])
+                series[1].append((loaded, value))
         for config, metrics in sorted(by_config.items()):
             series = []
-            for metric, runs in metrics.items():
+            for metric, runs in metrics.values():
                 points = _points(runs)
                 if not points:  # e.g. a time to target no run reached: nothing to follow
                     continue
@@ -419,5 +421,5 @@ def atom_feed(found: History, title_of: Callable[[BenchmarkAggregate], str], lin
         )
         ET.SubElement(entry, "summary").text = summary + " What changed: " + "; ".join(r.what_changed) + "."
         for rel, loaded in (("related", before), ("related", after)):
-            ET.SubElement(entry, "link", rel=rel, type="application/yaml", href=_feed_href(links[str(loaded.path)]))
+            ET.SubElement(entry, "link", rel=rel, type="application/yaml", href=_feed_href(links[loaded.file]))
     return ('<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode")).encode()

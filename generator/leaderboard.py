@@ -10,7 +10,7 @@ from generator.aggregate import Aggregate, BenchmarkAggregate, InferenceTable, L
 from generator.derived import Summary
 from generator.results import LoadedResult
 from generator.settings import Board, Settings
-from runners.schema import Mode, Result, Status, SubjectMetrics
+from runners.schema import Mode, Result, SubjectMetrics
 
 MAX_SUBJECTS_SHOWN = 1000  # per run: ImageNet's classes; a larger list is in the run's file, not on the page
 
@@ -83,7 +83,7 @@ def peak_memory_mib(result: Result) -> float | None:
 
 def _training_runs(bench: BenchmarkAggregate, table: InferenceTable) -> list[LoadedResult]:
     """Successful convergence runs of exactly this inference setup (setup_of decides), newest last."""
-    return [r for r in bench.runs if r.facts.mode is Mode.convergence and r.facts.status is Status.success and r.facts.setup == table.setup]
+    return bench.successful.get((Mode.convergence, table.setup), [])
 
 
 def entry_of(bench: BenchmarkAggregate, table: InferenceTable, metric: str, batch_size: int) -> Entry:

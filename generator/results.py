@@ -29,11 +29,11 @@ class LoadedResult:
     recently read): a build then holds the facts of every run and the full results of those its pages show.
     """
 
-    __slots__ = ("_facts", "_key", "_result", "_store", "path", "source", "stamp")
+    __slots__ = ("_key", "_path", "_result", "_store", "facts", "file", "source", "stamp")
 
     def __init__(
         self,
-        path: Path,
+        path: Path | str,  # a string as a Path of it prints (the scan's): no Path is made until one is asked for
         source: str,
         result: Result | None = None,
         stamp: tuple[int, int] | None = None,  # (size, mtime_ns) of the file when read, where the loader knew it
@@ -44,21 +44,24 @@ class LoadedResult:
     ) -> None:
         if result is None and (store is None or facts is None):
             raise ValueError("a LoadedResult needs its result, or its facts and a store to read the result from")
-        self.path, self.source, self.stamp = path, source, stamp
-        self._result, self._facts, self._store, self._key = result, facts, store, key
+        self.file, self.source, self.stamp = str(path), source, stamp
+        self._path = path if isinstance(path, Path) else None
+        self.facts: RunFacts = facts if facts is not None else facts_of(result)
+        self._result, self._store, self._key = result, store, key
+
+    @property
+    def path(self) -> Path:
+        """The file as a Path (``file`` is its string)."""
+        if self._path is None:
+            self._path = Path(self.file)
+        return self._path
 
     @property
     def result(self) -> Result:
         return self._result if self._result is not None else self._store.result(self._key, self.stamp)
 
-    @property
-    def facts(self) -> RunFacts:
-        if self._facts is None:
-            self._facts = facts_of(self._result)
-        return self._facts
-
     def __repr__(self) -> str:
-        return f"LoadedResult({str(self.path)!r}, {self.source!r})"
+        return f"LoadedResult({self.file!r}, {self.source!r})"
 
 
 @dataclass
@@ -89,6 +92,21 @@ def _source_name(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix() if root.is_dir() else path.name
     except ValueError:
         return path.as_posix()
+
+
+class SourceNames:
+    """_source_name() of the files of a scan, without a Path (and a stat of its root) per file: the walk names
+    each file of a folder root as the root's path, a separator and the rest."""
+
+    def __init__(self) -> None:
+        self.prefixes: dict[Path, str] = {}
+
+    def __call__(self, path: str, root: Path) -> str:
+        if (prefix := self.prefixes.get(root)) is None:
+            prefix = self.prefixes[root] = os.path.join(str(root), "") if root.is_dir() else ""
+        if prefix and path.startswith(prefix):
+            return path[len(prefix) :].replace(os.sep, "/")
+        return _source_name(Path(path), root)
 
 
 def _stat_key(path: str, st: os.stat_result, folders: dict[str, str]) -> tuple[str, int, int]:
@@ -143,12 +161,12 @@ def load_results(roots: Iterable[str | os.PathLike[str]]) -> LoadReport:
     """Read every result file under ``roots``; a bad file adds problems, never stops the rest."""
     scan = scan_results(roots)
     report = LoadReport(problems=list(scan.problems), files=len(scan.files) + scan.refused)
-    for root, name, _ in scan.files:
-        path = Path(name)
+    source_name = SourceNames()
+    for root, path, _ in scan.files:
         try:
             result = read_result(path)
         except ResultFileError as exc:
             report.problems.extend(exc.problems)
             continue
-        report.results.append(LoadedResult(path, _source_name(path, root), result))
+        report.results.append(LoadedResult(path, source_name(path, root), result))
     return report

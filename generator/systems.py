@@ -174,11 +174,11 @@ class Systems:
             unique = title if titles.count(title) == 1 else f"{title} · {digest}"
             system = System(fp, f"{slugify(f'{fp.hostname}-{fp.hardware}')}-{digest}", unique, by_print[fp], _short(fp, list(by_print)))
             self.systems.append(system)
-            self._by_path.update((str(r.path), system) for r in system.runs)
+            self._by_path.update((r.file, system) for r in system.runs)
 
     def system_of(self, loaded: LoadedResult) -> System | None:
         """The system a run ran on; None for a run it does not know."""
-        return self._by_path.get(str(loaded.path))
+        return self._by_path.get(loaded.file)
 
     def of(self, runs: list[LoadedResult]) -> list[System]:
         """The systems of ``runs``: the latest run's first, then the others, newest first; none for runs it does not know."""

@@ -39,7 +39,7 @@ def _page_inputs(site: SiteContext, page: HistoryPage, title: str, charts: dict[
     runs = []
     for series in page.series:
         every = [r for point in series.points for r in point.runs]
-        mine = [(str(r.path), r.source, r.stamp, site.links.get(str(r.path)), _system_of(site, r)) for r in every]
+        mine = [(r.file, r.source, r.stamp, site.links.get(r.file), _system_of(site, r)) for r in every]
         if any(stamp is None for _, _, stamp, _, _ in mine):
             return None
         chart = charts.get(series.key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from generator.pages.base import Page, SiteContext, page_kind
@@ -12,11 +13,14 @@ SHIPPED_RESULTS = Path(__file__).resolve().parents[2] / "results"  # the example
 
 def shipped_examples(runs: list[LoadedResult]) -> int:
     """How many of ``runs`` are the examples in benchsite's own results/ folder."""
-    folders: dict[Path, bool] = {}  # a result file is never a link (see results.unsafe_entry_problem): resolve its folder once
+    folders: dict[str, bool] = {}  # a result file is never a link (see results.unsafe_entry_problem): resolve its folder once
+    shipped = 0
     for r in runs:
-        if r.path.parent not in folders:
-            folders[r.path.parent] = r.path.parent.resolve().is_relative_to(SHIPPED_RESULTS)
-    return sum(1 for r in runs if folders[r.path.parent])
+        folder = os.path.dirname(r.file)
+        if (mine := folders.get(folder)) is None:
+            mine = folders[folder] = Path(folder).resolve().is_relative_to(SHIPPED_RESULTS)
+        shipped += mine
+    return shipped
 
 
 @page_kind("home")

@@ -120,7 +120,7 @@ def environment(
 
     @jinja2.pass_context
     def source_href(context: Any, loaded: LoadedResult) -> str:
-        href = links[str(loaded.path)]
+        href = links[loaded.file]
         return href if "://" in href else context["root"] + href
 
     @jinja2.pass_context
