@@ -289,7 +289,9 @@ def largest_page(site: Path) -> tuple[str, int, int]:
 
 
 def timings_line(stderr: str) -> str:
-    return next((ln.split(": ", 1)[1] for ln in stderr.splitlines() if "timings:" in ln), "")
+    """The build's 'timings:' line, and its peak RSS after each phase (generator.build.Phases)."""
+    found = {tag: ln.split(": ", 1)[1] for ln in stderr.splitlines() for tag in ("timings:", "peak RSS after:") if tag in ln}
+    return found.get("timings:", "") + (f"\n      peak RSS after: {found['peak RSS after:']}" if "peak RSS after:" in found else "")
 
 
 def measure(count: int, repeats: int, keep: Path | None, jobs: int) -> dict:
@@ -315,9 +317,10 @@ def measure(count: int, repeats: int, keep: Path | None, jobs: int) -> dict:
             nochange.append(run_timed(BUILD, str(results), str(site), str(work))[0])
             write_results(results, added, 1)
             added += 1
-            seconds, _, stderr = run_timed(BUILD, str(results), str(site), str(work))
+            seconds, peak, stderr = run_timed(BUILD, str(results), str(site), str(work))
             plus1.append(seconds)
             phases.append("+1: " + timings_line(stderr))
+            phases.append(f"+1 peak RSS {peak / 2**20:.0f} MiB")
         page, page_bytes, pages = largest_page(site)
         row = dict(
             count=count,

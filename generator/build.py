@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import resource
 import shutil
 import sys
 import time
@@ -46,10 +47,12 @@ def log(message: str) -> None:
 
 
 class Phases:
-    """Seconds spent in each step of one build, printed as one 'timings:' line (benchmarks/build_speed.py reads it)."""
+    """Seconds spent in each step of one build, printed as one 'timings:' line (benchmarks/build_speed.py reads it),
+    and the process's peak memory at the end of each step, as a 'peak RSS:' line."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_mib: dict[str, float] = {}
 
     @contextlib.contextmanager
     def __call__(self, name: str) -> Iterator[None]:
@@ -58,9 +61,11 @@ class Phases:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+            self.peak_mib[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
     def report(self) -> None:
         log("timings: " + ", ".join(f"{name} {s:.2f} s" for name, s in self.seconds.items()))
+        log("peak RSS after: " + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in self.peak_mib.items()))
 
 
 def default_work_dir(site_dir: Path) -> Path:
