@@ -290,7 +290,7 @@ def largest_page(site: Path) -> tuple[str, int, int]:
 
 def timings_line(stderr: str) -> str:
     """The build's 'timings:' line, and its peak RSS after each phase (generator.build.Phases)."""
-    found = {tag: ln.split(": ", 1)[1] for ln in stderr.splitlines() for tag in ("timings:", "peak RSS after:") if tag in ln}
+    found = {tag: ln.split(tag, 1)[1].strip() for ln in stderr.splitlines() for tag in ("timings:", "peak RSS after:") if tag in ln}
     return found.get("timings:", "") + (f"\n      peak RSS after: {found['peak RSS after:']}" if "peak RSS after:" in found else "")
 
 

@@ -2,13 +2,14 @@
 
 The cache lives under the build work dir (``build/<site>/cache/results.sqlite``): one
 row per file, so a build adds or replaces the rows of new and changed files only.
-A row holds the file's full result and its facts (generator.facts), and the
-environment and dataset it shares with other runs, once for all of them. A build
-reads back the facts of every file, and a full result only when a page asks for
-it (ResultStore): it never holds 100,000 parsed documents. The cache is written
-only by this module and only ever read back from there, never from ``results/``. A cache written under another schema version, set of
-migrations, schema module, benchsite version or format is emptied, as is an
-unreadable one: the cost of a bad cache is one full parse, never a wrong number.
+A row holds the file's full result and its facts (generator.facts); the environment
+and dataset it shares with other runs are kept once for all of them. A build reads
+back the facts of every file, and a full result only when a page asks for it
+(ResultStore): it never holds 100,000 parsed documents. The cache is written only
+by this module and only ever read back from there, never from ``results/``. A cache
+written under another schema version, set of migrations, schema module, facts module,
+benchsite version or format is emptied, as is an unreadable one: the cost of a bad
+cache is one full parse, never a wrong number.
 """
 
 from __future__ import annotations
