@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from generator.derived import Summary, scaling, throughput_speedup, time_for_epochs
-from generator.facts import Setup, accelerator_of, drivers_of
+from generator.facts import Setup, accelerator_of, drivers_of, per_environment
 from generator.results import LoadedResult
 from runners.schema import InferencePoint, Mode, Result, Status
 
@@ -350,12 +350,9 @@ def _benchmark(name: str, slug: str, runs: list[LoadedResult]) -> BenchmarkAggre
 
 def _hosts(runs: list[LoadedResult]) -> list[HostRow]:
     groups: dict[tuple[str, str, str, str], list[LoadedResult]] = defaultdict(list)
-    keys: dict[int, tuple[str, str, str, str]] = {}  # by environment: the runs of one machine share theirs (generator.cache)
+    key = per_environment(lambda env: (env.host.hostname, env.host.cpu_model, accelerator_of(env), drivers_of(env)))
     for loaded in runs:
-        env = loaded.facts.environment
-        if (key := keys.get(id(env))) is None:
-            key = keys[id(env)] = (env.host.hostname, env.host.cpu_model, accelerator_of(env), drivers_of(env))
-        groups[key].append(loaded)
+        groups[key(loaded.facts.environment)].append(loaded)
     return [HostRow(*key, runs=len(group), latest_utc=max(r.facts.finished_utc for r in group)) for key, group in sorted(groups.items())]
 
 

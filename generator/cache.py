@@ -153,11 +153,7 @@ class ParseCache:
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany("DELETE FROM entries WHERE path=?", gone)
-            used = {
-                parts[i : i + KEY_SIZE]
-                for (parts,) in self.db.execute("SELECT parts FROM entries")
-                for i in range(0, len(parts or b""), KEY_SIZE)
-            }
+            used = {key for (parts,) in self.db.execute("SELECT parts FROM entries") for key in _part_keys(parts)}
             unused = [(key,) for (key,) in self.db.execute("SELECT key FROM parts") if key not in used]
             self.db.executemany("DELETE FROM parts WHERE key=?", unused)
 
@@ -166,6 +162,11 @@ class ParseCache:
 
 
 KEY_SIZE = 20  # bytes of a shared part's key (sha1)
+
+
+def _part_keys(parts: bytes | None) -> list[bytes]:
+    """The keys of an entry's SHARED_PARTS, in that order, from its ``parts`` column (the keys one after another)."""
+    return [parts[i : i + KEY_SIZE] for i in range(0, len(parts or b""), KEY_SIZE)]
 
 
 class ResultStore:
@@ -188,7 +189,7 @@ class ResultStore:
             result = read_result(key)
         else:
             rest = pickle.loads(row[2])  # noqa: S301 - as above
-            shared = [self.parts[row[3][i : i + KEY_SIZE]] for i in range(0, len(row[3]), KEY_SIZE)]
+            shared = [self.parts[key] for key in _part_keys(row[3])]
             result = rest.model_copy(update=dict(zip(SHARED_PARTS, shared, strict=True)))
         self.reads += 1
         self.kept[key] = result
@@ -243,7 +244,7 @@ def _load(scan: Scan, cache: ParseCache) -> LoadReport:
         if facts is None:
             report.problems += [Problem(path, f, m) for f, m in problems]
             continue
-        environment, dataset = store.parts[keys[:KEY_SIZE]], store.parts[keys[KEY_SIZE:]]  # SHARED_PARTS
+        environment, dataset = (store.parts[k] for k in _part_keys(keys))  # SHARED_PARTS
         mine = RunFacts.load(pickle.loads(facts), environment, dataset, shared)  # noqa: S301 - as above
         report.results.append(LoadedResult(path, source_name(path, root), stamp=(key[1], key[2]), facts=mine, store=store, key=key[0]))
     return report

@@ -11,12 +11,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from generator.formats import driver_and_power
 from runners.schema import Dataset, Environment, Mode, Result, Status
 
 CPU_PREFIX = "CPU: "
+T = TypeVar("T")
 MIXED_PRECISIONS = ("amp", "fp16", "bf16", "amp-fp16", "amp-bf16", "mixed")
 
 
@@ -113,6 +114,19 @@ def power_limit(result: Result) -> str:
     """Return the accelerators' power limit(s) in watts, or '' when not recorded."""
     limits = sorted({d.power_limit_w for d in result.environment.accelerators.devices if d.power_limit_w is not None})
     return " + ".join(f"{w:g}" for w in limits)
+
+
+def per_environment(compute: Callable[[Environment], T]) -> Callable[[Environment], T]:
+    """compute() once per environment object: the runs of one machine share theirs (generator.cache), so a walk over
+    100,000 runs computes it once per machine, not once per run."""
+    found: dict[int, tuple[Environment, T]] = {}  # the environment too: its id stays its own while it is kept here
+
+    def of(env: Environment) -> T:
+        if (hit := found.get(id(env))) is None:
+            hit = found[id(env)] = (env, compute(env))
+        return hit[1]
+
+    return of
 
 
 def setup_of(result: Result, precision: str | None = None) -> Setup:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from generator.aggregate import latest_group, slugify
 from generator.derived import mean
-from generator.facts import Setup, accelerator_of
+from generator.facts import Setup, accelerator_of, per_environment
 from generator.formats import MISSING, duration, num
 from generator.results import LoadedResult
 from runners.schema import Environment, Mode, Result, Status
@@ -160,12 +160,9 @@ class Systems:
 
     def __init__(self, runs: list[LoadedResult]) -> None:
         by_print: dict[Fingerprint, list[LoadedResult]] = defaultdict(list)
-        prints: dict[int, Fingerprint] = {}  # by environment: runs of one machine share theirs (generator.cache)
+        print_of = per_environment(fingerprint_of)
         for loaded in sorted(runs, key=lambda r: r.facts.started_utc):
-            env = loaded.facts.environment
-            if (found := prints.get(id(env))) is None:
-                found = prints[id(env)] = fingerprint_of(env)
-            by_print[found].append(loaded)
+            by_print[print_of(loaded.facts.environment)].append(loaded)
         self.systems: list[System] = []
         self._by_path: dict[str, System] = {}
         titles = [_title(fp) for fp in by_print]
