@@ -38,6 +38,7 @@ TEMPLATES_DIR = ROOT / "site_templates"  # generator.pages.templates.TEMPLATES_D
 BASE_CONFIG = ROOT / "mkdocs.yml"
 COPIES = "results"  # the copies of the result files, under the site's data/ folder
 BLOCKS_HOOK = Path(blocks.__file__).resolve()  # the mkdocs hook that puts the pages' HTML blocks back
+THEME_CACHE_HOOK = Path(__file__).resolve().with_name("theme_cache.py")  # the mkdocs hook that keeps compiled theme templates
 ASSETS_DIR = TEMPLATES_DIR / "assets"  # copied into the site as assets/ (tablesort, benchsite.js, benchsite.css)
 
 
@@ -476,7 +477,8 @@ def write_config(work_dir: Path, site_dir: Path, nav_entries: list[dict], versio
         "docs_dir": "docs",
         "site_dir": str(site_dir),
         "nav": nav_entries,
-        "hooks": [os.path.relpath(BLOCKS_HOOK, work_dir)],  # puts the HTML blocks set aside back into each page
+        # put the HTML blocks set aside back into each page; keep the theme's compiled templates
+        "hooks": [os.path.relpath(hook, work_dir) for hook in (BLOCKS_HOOK, THEME_CACHE_HOOK)],
     }
     if not_in_nav:  # listed by their folder's index page instead
         config["not_in_nav"] = "\n".join(f"/{folder}/*.md" for folder in sorted(not_in_nav))

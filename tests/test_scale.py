@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from generator import theme_cache
 from generator.blocks import read_page, set_aside
 from generator.build import build, generate
 from generator.export import INFERENCE_FIELDS, RUN_FIELDS, inference_records, run_record
@@ -139,6 +140,8 @@ def test_adding_a_result_rebuilds_only_changed_pages_and_gives_the_cold_build_si
     newest.rename(held)
     quiet_build([results], tmp_path / "a", work_dir=tmp_path / "build-a")
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "a").rglob("*.html")}
+    compiled = list((tmp_path / "build-a" / theme_cache.FOLDER).rglob("__jinja2_*.cache"))
+    assert len(compiled) >= 5, "the theme's compiled templates are kept for the next build, which renders with them"
     held.rename(newest)
     log = quiet_build([results], tmp_path / "a", work_dir=tmp_path / "build-a")
     assert "mkdocs (changed pages)" in log
