@@ -21,6 +21,7 @@ import yaml
 from generator import blocks
 from generator.cache import load_scan
 from generator.errors import BuildError, InvalidResults
+from generator.helpers import Helpers
 from generator.plugins import fingerprint
 from generator.results import LoadedResult, LoadReport, Scan, scan_results
 from runners import __version__
@@ -206,25 +207,28 @@ def generate(
         validate(previous, strict)
         log("nothing changed since the last build; docs folder kept")
         return work_dir / "mkdocs.yml"
-    from generator.aggregate import aggregate
-    from generator.charts import render_charts
-    from generator.history import FEED_PATH, Detections, atom_feed, history, locate_commits
-    from generator.pages.base import PageCache, model_title, suite_benchmark
-    from generator.pages.site import large_folders, nav, render_pages
-    from generator.settings import load_settings
+    # the helpers import ruptures and start vl-convert while this process imports the rest and reads the results (a
+    # cold build, with no charts drawn before, renders its charts in a pool of its own)
+    with Helpers(renderer=(work_dir / "cache" / "charts").is_dir()) as helpers:
+        from generator.aggregate import aggregate
+        from generator.charts import render_charts
+        from generator.history import FEED_PATH, Detections, atom_feed, history, locate_commits
+        from generator.pages.base import PageCache, model_title, suite_benchmark
+        from generator.pages.site import large_folders, nav, render_pages
+        from generator.settings import load_settings
 
-    with phase("load"):
-        report = load_scan(scan, work_dir / "cache" / "results.sqlite")
-    validate(report, strict)
-    settings = load_settings()
-    with phase("aggregate"):
-        agg = aggregate(report.results)
-    with phase("history"):
-        nightly = history(agg, settings.history, Detections(work_dir / "cache" / "detections.json"))
-        if added_in is not None:
-            locate_commits(nightly, added_in)
-    with phase("charts"):
-        charts = render_charts(agg, work_dir / "cache" / "charts", nightly)
+        with phase("load"):
+            report = load_scan(scan, work_dir / "cache" / "results.sqlite")
+        validate(report, strict)
+        settings = load_settings()
+        with phase("aggregate"):
+            agg = aggregate(report.results)
+        with phase("history"):
+            nightly = history(agg, settings.history, Detections(work_dir / "cache" / "detections.json"), helpers.detector)
+            if added_in is not None:
+                locate_commits(nightly, added_in)
+        with phase("charts"):
+            charts = render_charts(agg, work_dir / "cache" / "charts", nightly, helpers.renderer)
     data_root = "../data/" if versioned else "data/"
     with phase("pages"):
         links = source_links(report.results, data_root, source_url)

@@ -25,6 +25,7 @@ from generator.aggregate import Aggregate, BenchmarkAggregate, ConvergenceRow, I
 from generator.errors import BuildError
 from generator.facts import accelerator_name
 from generator.formats import driver_and_power
+from generator.helpers import Helper
 from runners.schema import PERCENTILE_KEYS, atomic_path, write_atomic
 
 P = ParamSpec("P")
@@ -66,9 +67,10 @@ class SvgCache:
     unchanged chart costs a hash, and a cold build renders its charts on every core.
     """
 
-    def __init__(self, folder: Path | None, workers: int | None = None) -> None:
+    def __init__(self, folder: Path | None, workers: int | None = None, renderer: Helper | None = None) -> None:
         self.folder = folder
         self.workers = workers or os.cpu_count() or 1
+        self.renderer = renderer  # a helper process with vl-convert started, for the few charts of a rebuild
         self.used: set[str] = set()
         self.pending: dict[str, dict[str, Any]] = {}
 
@@ -92,6 +94,8 @@ class SvgCache:
         if workers >= 2 and not _runtime_started and sys.platform.startswith("linux"):
             with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
                 svgs = list(pool.map(to_svg, specs, chunksize=max(1, len(specs) // (workers * 4))))
+        elif self.renderer is not None and specs:
+            svgs = self.renderer.map(to_svg, specs)
         else:
             svgs = [to_svg(spec) for spec in specs]
         rendered = dict(zip(keys, svgs, strict=True))
@@ -114,6 +118,16 @@ class SvgCache:
 
 
 _runtime_started = False  # whether this process has called vl-convert (see SvgCache.finish)
+
+
+def runtime_started() -> bool:
+    """Whether this process has started vl-convert's runtime (its threads would not exist in a forked child)."""
+    return _runtime_started
+
+
+def warm_up() -> None:
+    """Start vl-convert's runtime (~1 s) by drawing a one-point chart."""
+    to_svg({"mark": "point", "data": {"values": [{"x": 0}]}, "encoding": {"x": {"field": "x", "type": "quantitative"}}})
 
 
 def to_svg(chart: alt.TopLevelMixin | dict[str, Any]) -> str:
@@ -766,13 +780,15 @@ class BenchCharts:
 
 
 @unchecked
-def render_charts(agg: Aggregate, cache_dir: Path | None = None, history: Any = None) -> dict[str, dict[str, Chart]]:
+def render_charts(
+    agg: Aggregate, cache_dir: Path | None = None, history: Any = None, renderer: Helper | None = None
+) -> dict[str, dict[str, Chart]]:
     """Render every chart, keyed by benchmark slug, then chart key ('accuracy-0', 'latency-2', ...); history under "history/".
 
     Only the benchmarks whose runs changed since the last build (cache_dir) build their specs; of those, only
-    charts whose spec changed are rendered, all at once across processes.
+    charts whose spec changed are rendered, all at once across processes (a few in ``renderer``, when given).
     """
-    svg = SvgCache(cache_dir)
+    svg = SvgCache(cache_dir, renderer=renderer)
     known = BenchCharts(cache_dir / "benchmarks.pickle" if cache_dir else None)
     code = _code_stamp()
     series_of: dict[str, list[Any]] = {}

@@ -26,6 +26,7 @@ import numpy as np
 from generator.aggregate import Aggregate, BenchmarkAggregate, slugify
 from generator.changes import Change, what_changed
 from generator.facts import Metric, driver_version
+from generator.helpers import Helper
 from generator.results import LoadedResult
 from generator.settings import HistorySettings
 from runners.schema import Status, write_atomic
@@ -246,49 +247,70 @@ class Detections:
             except (OSError, ValueError):
                 self.saved = {}
 
-    def shifts(self, values: Sequence[float], settings: HistorySettings) -> list[tuple[int, float, float, float]]:
-        key = hashlib.sha256(repr((_detector_stamp(), list(values), settings.model_dump())).encode()).hexdigest()
-        if (found := self.used.get(key, self.saved.get(key))) is None:
-            found = [[int(k), float(before), float(after), float(p)] for k, before, after, p in shifts(values, settings)]
-        self.used[key] = found
-        return [(int(k), before, after, p) for k, before, after, p in found]
+    def detect(
+        self, every: Sequence[Sequence[float]], settings: HistorySettings, helper: Helper | None = None
+    ) -> list[list[tuple[int, float, float, float]]]:
+        """Return each list of values' shifts(), running the detector on those not seen before: all at once, in
+        ``helper`` when given (a process that imported ruptures while the build read its results)."""
+        stamp, options = _detector_stamp(), settings.model_dump()
+        keys = [hashlib.sha256(repr((stamp, list(values), options)).encode()).hexdigest() for values in every]
+        missing = {key: list(values) for key, values in zip(keys, every, strict=True) if key not in self.used and key not in self.saved}
+        if missing:
+            detect = functools.partial(shifts, settings=settings)
+            found = helper.map(detect, missing.values()) if helper is not None else map(detect, missing.values())
+            for key, mine in zip(missing, found, strict=True):
+                self.used[key] = [[int(k), float(before), float(after), float(p)] for k, before, after, p in mine]
+        for key in keys:
+            if key not in self.used:
+                self.used[key] = self.saved[key]
+        return [[(int(k), before, after, p) for k, before, after, p in self.used[key]] for key in keys]
 
     def save(self) -> None:
         if self.path is not None and self.used != self.saved:
             write_atomic(self.path, json.dumps(self.used).encode())
 
 
-def history(agg: Aggregate, settings: HistorySettings, detections: Detections | None = None) -> History:
+def history(agg: Aggregate, settings: HistorySettings, detections: Detections | None = None, detector: Helper | None = None) -> History:
     """Build every series, detect its regressions and choose the rows its page shows (``detections`` keeps
-    what the detector found between builds)."""
+    what the detector found between builds; ``detector``, a helper process, runs it for new values)."""
     detections = detections or Detections()
+    configs = [(bench, config, series) for bench in agg.benchmarks for config, series in _series_points(bench, settings)]
+    found_of = iter(detections.detect([[p.value for p in s.points] for *_, every in configs for s in every], settings, detector))
     pages, single = [], []
-    for bench in agg.benchmarks:
-        by_config: dict[str, dict[str, tuple[Metric, list[tuple[LoadedResult, float]]]]] = {}
-        for loaded in bench.runs:
-            facts = loaded.facts
-            if facts.status is not Status.success:
-                continue
-            metrics = by_config.setdefault(facts.config, {})
-            for metric, value in facts.values:
-                if (series := metrics.get(metric.name)) is None:
-                    series = metrics[metric.name] = (metric, [])
-                series[1].append((loaded, value))
-        for config, metrics in sorted(by_config.items()):
-            series = []
-            for metric, runs in metrics.values():
-                points = _points(runs)
-                if not points:  # e.g. a time to target no run reached: nothing to follow
-                    continue
-                s = Series(bench, config, metric, points, downsample(points, settings), needed=2 * settings.min_segment)
-                found = detections.shifts([p.value for p in points], settings)
-                s.regressions = regressions(s, found)
-                s.bands = noise_bands(points, settings, found)
-                (series if len(points) >= 2 else single).append(s)
-            if series:
-                pages.append(HistoryPage(bench, config, series))
+    for bench, config, every in configs:
+        series = []
+        for s in every:
+            found = next(found_of)
+            s.regressions = regressions(s, found)
+            s.bands = noise_bands(s.points, settings, found)
+            (series if len(s.points) >= 2 else single).append(s)
+        if series:
+            pages.append(HistoryPage(bench, config, series))
     detections.save()
     return History(pages, single)
+
+
+def _series_points(bench: BenchmarkAggregate, settings: HistorySettings) -> list[tuple[str, list[Series]]]:
+    """A benchmark's series with their points (one per repeat group of successful runs), by configuration."""
+    by_config: dict[str, dict[str, tuple[Metric, list[tuple[LoadedResult, float]]]]] = {}
+    for loaded in bench.runs:
+        facts = loaded.facts
+        if facts.status is not Status.success:
+            continue
+        metrics = by_config.setdefault(facts.config, {})
+        for metric, value in facts.values:
+            if (series := metrics.get(metric.name)) is None:
+                series = metrics[metric.name] = (metric, [])
+            series[1].append((loaded, value))
+    found = []
+    for config, metrics in sorted(by_config.items()):
+        series = []
+        for metric, runs in metrics.values():
+            points = _points(runs)
+            if points:  # e.g. a time to target no run reached: nothing to follow
+                series.append(Series(bench, config, metric, points, downsample(points, settings), needed=2 * settings.min_segment))
+        found.append((config, series))
+    return found
 
 
 # --- detection ------------------------------------------------------------------------

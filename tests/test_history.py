@@ -1,8 +1,10 @@
 """History and regressions (generator/history.py, generator/changes.py, the history and regressions pages) on a real build."""
 
 import contextlib
+import functools
 import io
 import math
+import operator
 import random
 import re
 import shutil
@@ -153,3 +155,32 @@ def test_a_rebuild_runs_the_detector_only_on_series_whose_values_changed(tmp_pat
     ]
     with pytest.raises(AssertionError, match="already seen"):  # one run fewer: new values, the detector runs
         history(aggregate(runs[:-1]), settings, Detections(tmp_path / "detections.json"))
+
+
+def test_the_detector_helper_process_finds_what_this_process_finds_and_passes_its_errors_back():
+    from generator.aggregate import aggregate
+    from generator.errors import BuildError
+    from generator.helpers import Helper, Helpers
+    from generator.history import Detections, history
+    from generator.results import load_results
+
+    runs = load_results([DATA / "history"]).results
+    settings = HistorySettings()
+    here = history(aggregate(runs), settings, Detections())
+    with Helpers(renderer=False) as helpers:
+        assert helpers.detector is not None and helpers.renderer is None
+        there = history(aggregate(runs), settings, Detections(), helpers.detector)
+    assert here.regressions
+    found = [[(r.series.key, r.after.started_utc, r.mean_before, r.mean_after, r.p_value) for r in h.regressions] for h in (here, there)]
+    assert found[0] == found[1]
+    helper = Helper(lambda: None)
+    try:
+        assert helper.map(functools.partial(operator.truediv, 1.0), [2.0, 4.0]) == [0.5, 0.25]
+        with pytest.raises(ZeroDivisionError):  # raised in the helper, raised again here
+            helper.map(functools.partial(operator.truediv, 1.0), [2.0, 0.0])
+        helper._process.kill()
+        helper._process.join()
+        with pytest.raises(BuildError, match=r"helper process \(benchsite <lambda>\) stopped"):
+            helper.map(abs, [1])
+    finally:
+        helper.close()
