@@ -11,7 +11,7 @@ import resource
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
@@ -368,9 +368,7 @@ def docs_files(pages: list[Page], charts: dict[str, dict[str, Chart]]) -> dict[s
     return files
 
 
-def data_files(
-    results: list[LoadedResult], links: dict[str, str], copies: bool = True, kept: Path | None = None
-) -> dict[str, bytes | Path]:
+def data_files(results: list[LoadedResult], links: dict[str, str], copies: bool = True, kept: Path | None = None) -> dict[str, bytes | str]:
     """Return the files of the site's data/ folder: the monthly downloads, the schema and (``copies``) every result file.
 
     ``kept`` is the data folder of the build: each day's compressed parts of its month's downloads are kept
@@ -382,7 +380,7 @@ def data_files(
     from runners.schema import json_schema
 
     parts_dir = kept.parent / "cache" / "downloads" if kept else None
-    files: dict[str, bytes | Path] = {}
+    files: dict[str, bytes | str] = {}
     days_seen: set[str] = set()
     code = _code_digest().encode()
     for when, days in by_day(results).items():
@@ -408,7 +406,7 @@ def data_files(
     files["result.schema.json"] = json.dumps(json_schema(), indent=2).encode()
     if copies:
         for r in results:
-            files[unquote(links[r.file]).split("data/", 1)[1]] = r.path
+            files[unquote(links[r.file]).split("data/", 1)[1]] = r.file
     return files
 
 
@@ -428,15 +426,18 @@ def write_if_changed(path: Path, content: bytes) -> None:
         write_atomic(path, content)
 
 
-def copy_if_changed(path: str | os.PathLike[str], source: str | os.PathLike[str]) -> None:
-    """Hard-link (else copy, with its mtime) a file unless the copy already has the source's size and mtime."""
-    src = os.stat(source)
-    try:
-        dst = os.stat(path)
+def copy_if_changed(path: str, source: str | os.PathLike[str], there: os.DirEntry[str] | None = None, dev: int = -1) -> None:
+    """Hard-link (else copy, with its mtime) a file unless the copy already is that file (``there``, on device
+    ``dev``: the same inode) or has the source's size and mtime."""
+    src = source.stat() if isinstance(source, os.DirEntry) else os.stat(source)
+    if there is not None:
+        if there.inode() == src.st_ino and src.st_dev == dev:  # the hard link made last time: nothing to read
+            return
+        dst = there.stat()
         if (dst.st_size, dst.st_mtime_ns) == (src.st_size, src.st_mtime_ns):
             return
         os.unlink(path)
-    except FileNotFoundError:
+    else:
         os.makedirs(os.path.dirname(path), exist_ok=True)
     try:
         os.link(source, path)  # no second copy of 100,000 result files; the results are never edited in place
@@ -444,34 +445,42 @@ def copy_if_changed(path: str | os.PathLike[str], source: str | os.PathLike[str]
         shutil.copy2(source, path)
 
 
-def tree_files(folder: Path) -> dict[str, Path]:
-    """Every file under folder by its relative path, but those whose name starts with a dot (os.walk, not
-    pathlib: the data folder holds a copy of every result file)."""
-    files: dict[str, Path] = {}
-    top = str(folder)
-    for where, _, names in os.walk(top):
-        prefix = os.path.relpath(where, top).replace(os.sep, "/") + "/" if where != top else ""
-        for name in names:
-            if name[0] != "." and os.path.isfile(full := os.path.join(where, name)):
-                files[prefix + name] = Path(full)
+def tree_files(folder: Path) -> dict[str, os.DirEntry[str]]:
+    """Every file under folder by its relative path, but those whose name starts with a dot, as directory
+    entries (os.scandir: the inode and kind come without a stat; the data folder holds a copy of every result)."""
+    files: dict[str, os.DirEntry[str]] = {}
+
+    def walk(where: str, prefix: str) -> None:
+        with os.scandir(where) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    walk(entry.path, prefix + entry.name + "/")
+                elif entry.name[0] != "." and entry.is_file():
+                    files[prefix + entry.name] = entry
+
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        walk(str(folder), "")
     return files
 
 
-def sync_tree(files: dict[str, bytes | Path], dest: Path) -> None:
-    """Make dest hold exactly these files (relative path -> content or source file), touching only changed ones."""
+def sync_tree(files: Mapping[str, bytes | str | os.PathLike[str]], dest: Path) -> None:
+    """Make dest hold exactly these files (relative path -> content, or the file to link or copy there),
+    touching only changed ones."""
+    there = tree_files(dest)
     top = str(dest)
+    dev = os.stat(top).st_dev if there else -1
     for rel, content in files.items():
-        if isinstance(content, Path):
-            copy_if_changed(os.path.join(top, rel), content)
-        else:
+        if isinstance(content, bytes):
             write_if_changed(dest / rel, content)
-    for where, _, names in os.walk(top, topdown=False):
-        prefix = os.path.relpath(where, top).replace(os.sep, "/") + "/" if where != top else ""
-        for name in names:
-            if prefix + name not in files and os.path.isfile(full := os.path.join(where, name)):
-                os.unlink(full)
-        if where != top and not os.listdir(where):
-            os.rmdir(where)
+        else:
+            copy_if_changed(os.path.join(top, rel), content, there.get(rel), dev)
+    for rel, entry in there.items():
+        if rel not in files:
+            os.unlink(entry.path)
+            folder = os.path.dirname(entry.path)
+            while folder != top and not os.listdir(folder):  # and the folders it leaves empty
+                os.rmdir(folder)
+                folder = os.path.dirname(folder)
 
 
 def write_config(work_dir: Path, site_dir: Path, nav_entries: list[dict], versioned: bool = False, not_in_nav: Iterable[str] = ()) -> Path:

@@ -316,3 +316,23 @@ def test_a_build_walks_every_run_by_its_facts_and_reads_only_the_full_results_it
         full = facts_of(read_result(loaded.path))
         assert [getattr(loaded.facts, n) for n in RunFacts.__slots__] == [getattr(full, n) for n in RunFacts.__slots__]
         assert loaded.result == read_result(loaded.path)
+
+
+def test_sync_tree_links_each_file_once_follows_a_replaced_source_and_removes_what_is_gone(tmp_path):
+    from generator.build import sync_tree
+
+    src, dest = tmp_path / "results", tmp_path / "data"
+    for name in ("2026/11/25/a.yaml", "2026/11/26/b.yaml"):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text(name, encoding="utf-8")
+    files = {name: str(src / name) for name in ("2026/11/25/a.yaml", "2026/11/26/b.yaml")} | {"schema.json": b"{}"}
+    sync_tree(files, dest)
+    assert (dest / "2026/11/25/a.yaml").stat().st_ino == (src / "2026/11/25/a.yaml").stat().st_ino  # a hard link, no copy
+    assert (dest / "schema.json").read_bytes() == b"{}"
+    (src / "2026/11/26/b.yaml").unlink()  # replaced as write_atomic does it: a new file, a new inode
+    (src / "2026/11/26/b.yaml").write_text("b, edited", encoding="utf-8")
+    del files["2026/11/25/a.yaml"]
+    sync_tree(files, dest)
+    assert (dest / "2026/11/26/b.yaml").read_text(encoding="utf-8") == "b, edited"
+    assert not (dest / "2026/11/25").exists(), "a file gone from the build goes from the site, and so does its empty folder"
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == ["2026/11/26/b.yaml", "schema.json"]
