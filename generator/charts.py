@@ -22,10 +22,10 @@ import altair as alt
 import vl_convert
 
 from generator.aggregate import Aggregate, BenchmarkAggregate, ConvergenceRow, InferenceTable
-from generator.errors import BuildError
 from generator.facts import accelerator_name
 from generator.formats import driver_and_power
 from generator.helpers import Helper
+from generator.svg import runtime_started, to_svg
 from runners.schema import PERCENTILE_KEYS, atomic_path, write_atomic
 
 P = ParamSpec("P")
@@ -91,7 +91,7 @@ class SvgCache:
         workers = min(self.workers, len(specs) // PARALLEL_MIN_CHARTS)
         # fork (workers start at once, nothing to re-import), but only from a process that has not started
         # vl-convert's runtime yet: its threads would not exist in the child
-        if workers >= 2 and not _runtime_started and sys.platform.startswith("linux"):
+        if workers >= 2 and not runtime_started() and sys.platform.startswith("linux"):
             with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
                 svgs = list(pool.map(to_svg, specs, chunksize=max(1, len(specs) // (workers * 4))))
         elif self.renderer is not None and specs:
@@ -115,30 +115,6 @@ class SvgCache:
             for path in self.folder.glob("*.svg"):
                 if path.stem not in self.used:
                     path.unlink()
-
-
-_runtime_started = False  # whether this process has called vl-convert (see SvgCache.finish)
-
-
-def runtime_started() -> bool:
-    """Whether this process has started vl-convert's runtime (its threads would not exist in a forked child)."""
-    return _runtime_started
-
-
-def warm_up() -> None:
-    """Start vl-convert's runtime (~1 s) by drawing a one-point chart."""
-    to_svg({"mark": "point", "data": {"values": [{"x": 0}]}, "encoding": {"x": {"field": "x", "type": "quantitative"}}})
-
-
-def to_svg(chart: alt.TopLevelMixin | dict[str, Any]) -> str:
-    """Render an Altair chart (or its Vega-Lite spec) to SVG offline; raise BuildError if vl-convert fails."""
-    global _runtime_started
-    _runtime_started = True
-    spec = chart if isinstance(chart, dict) else chart.to_dict()
-    try:
-        return vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])
-    except ValueError as exc:
-        raise BuildError(f"chart could not be rendered: {exc}") from None
 
 
 # --- titles ------------------------------------------------------------------------

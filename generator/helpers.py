@@ -2,7 +2,7 @@
 
 A rebuild after one new result spends most of its time starting things, not computing: importing ruptures
 (which imports scipy.stats, ~2.4 s) to look for change points in the few series that gained a value, and
-starting vl-convert's JavaScript runtime (~1 s, after altair's import) to draw their charts, each after the
+starting vl-convert's JavaScript runtime (~1 s) to draw their charts, each after the
 results were read. Two processes forked as the build starts do that on another core while this one reads and
 aggregates: the ``detector`` imports ruptures, the ``renderer`` draws a first chart; each then runs the work
 it is handed. Where there is no fork (or a helper is not wanted) the work runs in the build's process.
@@ -24,7 +24,7 @@ def _import_detector() -> None:
 
 
 def _start_renderer() -> None:
-    from generator.charts import warm_up
+    from generator.svg import warm_up
 
     warm_up()
 
@@ -86,9 +86,9 @@ class Helpers:
 
     def __init__(self, detector: bool = True, renderer: bool = True) -> None:
         fork = sys.platform.startswith("linux")  # elsewhere fork is not the default, nor always safe
-        charts = sys.modules.get("generator.charts")
+        svg = sys.modules.get("generator.svg")
         # a process that has started vl-convert's runtime cannot fork a renderer: the runtime's threads stay behind
-        renderer = renderer and not (charts is not None and charts.runtime_started())
+        renderer = renderer and not (svg is not None and svg.runtime_started())
         self.detector = Helper(_import_detector) if detector and fork else None
         self.renderer = Helper(_start_renderer) if renderer and fork else None
 

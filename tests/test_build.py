@@ -19,11 +19,11 @@ import generator.cache
 import runners.schema
 from generator.build import build, generate
 from generator.cache import load_results_cached
-from generator.charts import to_svg
 from generator.errors import InvalidResults
 from generator.formats import MISSING
 from generator.ops.publish import mike_env
 from generator.ops.serve import snapshot
+from generator.svg import to_svg
 from runners.schema import json_schema, read_result, upgrade_command
 
 DATA = Path(__file__).parent / "data"

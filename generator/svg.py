@@ -1,0 +1,34 @@
+"""Vega-Lite specs drawn to SVG offline by vl-convert, apart from altair: a process that only draws (a chart
+pool's worker, the build's renderer helper) needs neither altair's import (~0.5 s) nor anything else of the
+generator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import vl_convert
+
+from generator.errors import BuildError
+
+_runtime_started = False  # whether this process has called vl-convert (see charts.SvgCache.finish)
+
+
+def runtime_started() -> bool:
+    """Whether this process has started vl-convert's runtime (its threads would not exist in a forked child)."""
+    return _runtime_started
+
+
+def to_svg(chart: Any) -> str:
+    """Render an Altair chart (or its Vega-Lite spec, a dict) to SVG offline; raise BuildError if vl-convert fails."""
+    global _runtime_started
+    _runtime_started = True
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    try:
+        return vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])
+    except ValueError as exc:
+        raise BuildError(f"chart could not be rendered: {exc}") from None
+
+
+def warm_up() -> None:
+    """Start vl-convert's runtime (~1 s) by drawing a one-point chart."""
+    to_svg({"mark": "point", "data": {"values": [{"x": 0}]}, "encoding": {"x": {"field": "x", "type": "quantitative"}}})
