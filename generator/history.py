@@ -275,19 +275,13 @@ def history(agg: Aggregate, settings: HistorySettings, detections: Detections | 
     what the detector found between builds; ``detector``, a helper process, runs it for new values)."""
     detections = detections or Detections()
     configs = [(bench, config, series) for bench in agg.benchmarks for config, series in _series_points(bench, settings)]
-    found_of = iter(detections.detect([[p.value for p in s.points] for *_, every in configs for s in every], settings, detector))
-    pages, single = [], []
-    for bench, config, every in configs:
-        series = []
-        for s in every:
-            found = next(found_of)
-            s.regressions = regressions(s, found)
-            s.bands = noise_bands(s.points, settings, found)
-            (series if len(s.points) >= 2 else single).append(s)
-        if series:
-            pages.append(HistoryPage(bench, config, series))
+    every = [s for *_, mine in configs for s in mine]
+    for s, found in zip(every, detections.detect([[p.value for p in s.points] for s in every], settings, detector), strict=True):
+        s.regressions = regressions(s, found)
+        s.bands = noise_bands(s.points, settings, found)
     detections.save()
-    return History(pages, single)
+    pages = [HistoryPage(bench, config, shown) for bench, config, mine in configs if (shown := [s for s in mine if len(s.points) >= 2])]
+    return History(pages, [s for s in every if len(s.points) < 2])
 
 
 def _series_points(bench: BenchmarkAggregate, settings: HistorySettings) -> list[tuple[str, list[Series]]]:

@@ -1,6 +1,5 @@
-"""Vega-Lite specs drawn to SVG offline by vl-convert, apart from altair: a process that only draws (a chart
-pool's worker, the build's renderer helper) needs neither altair's import (~0.5 s) nor anything else of the
-generator."""
+"""Vega-Lite specs drawn to SVG offline by vl-convert, apart from altair: the build's renderer helper, forked
+before the build imports altair, draws without importing it (~0.5 s) or the rest of the generator."""
 
 from __future__ import annotations
 
