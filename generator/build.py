@@ -21,7 +21,7 @@ import yaml
 from generator import blocks
 from generator.cache import load_scan
 from generator.errors import BuildError, InvalidResults
-from generator.helpers import Helpers
+from generator.helpers import Helper, Helpers, fork_available
 from generator.plugins import fingerprint
 from generator.results import LoadedResult, LoadReport, Scan, scan_results
 from runners import __version__
@@ -230,19 +230,16 @@ def generate(
         with phase("charts"):
             charts = render_charts(agg, work_dir / "cache" / "charts", nightly, helpers.renderer)
     data_root = "../data/" if versioned else "data/"
-    with phase("pages"):
-        links = source_links(report.results, data_root, source_url)
-        templates = work_dir / "cache" / "templates"
-        kept = PageCache(work_dir / "cache" / "pages.json", _code_digest())
-        pages = render_pages(agg, charts, links, report.problems, settings, nightly, data_root, templates, results, kept)
-        files = docs_files(pages, charts)
-        files[FEED_PATH] = atom_feed(nightly, lambda bench: model_title(bench, suite_benchmark(bench)), links, agg.latest_utc)
-    with phase("downloads"):
-        data = data_files(report.results, links, copies=source_url is None, kept=data_dir)
-        if data_dir is None:
-            files |= {f"data/{rel}": content for rel, content in data.items()}
-        else:
-            sync_tree(data, data_dir)
+    links = source_links(report.results, data_root, source_url)
+    with _Downloads(report, links, source_url is None, data_dir) as downloads:
+        with phase("pages"):
+            templates = work_dir / "cache" / "templates"
+            kept = PageCache(work_dir / "cache" / "pages.json", _code_digest())
+            pages = render_pages(agg, charts, links, report.problems, settings, nightly, data_root, templates, results, kept)
+            files = docs_files(pages, charts)
+            files[FEED_PATH] = atom_feed(nightly, lambda bench: model_title(bench, suite_benchmark(bench)), links, agg.latest_utc)
+        with phase("downloads"):
+            files |= downloads.finish()
     with phase("write docs"):
         files, aside = set_aside_blocks(files, pages)
         sync_tree(files, work_dir / "docs")
@@ -408,6 +405,41 @@ def data_files(results: list[LoadedResult], links: dict[str, str], copies: bool 
         for r in results:
             files[unquote(links[r.file]).split("data/", 1)[1]] = r.file
     return files
+
+
+class _Downloads:
+    """The data folder's files (data_files()), written into data_dir by a process forked as the pages start, so that
+    a rebuild flattens and compresses its new day on the second core while this one renders; without a data_dir
+    (or fork) they are made in this process when asked for, and go into the docs folder's data/."""
+
+    def __init__(self, report: LoadReport, links: dict[str, str], copies: bool, data_dir: Path | None) -> None:
+        self.report, self.links, self.copies, self.data_dir = report, links, copies, data_dir
+        self.helper: Helper | None = None
+
+    def write_downloads(self) -> None:
+        if self.report.store is not None:
+            self.report.store.reopen()
+        sync_tree(data_files(self.report.results, self.links, self.copies, kept=self.data_dir), self.data_dir)
+
+    def __enter__(self) -> _Downloads:
+        if self.data_dir is not None and fork_available():
+            self.helper = Helper(self.write_downloads)
+        return self
+
+    def finish(self) -> dict[str, bytes | str]:
+        """Wait for the data folder to be written; return the files that go into the docs folder instead (its data/)."""
+        if self.helper is not None:
+            self.helper.wait()
+            return {}
+        data = data_files(self.report.results, self.links, self.copies, kept=self.data_dir)
+        if self.data_dir is None:
+            return {f"data/{rel}": content for rel, content in data.items()}
+        sync_tree(data, self.data_dir)
+        return {}
+
+    def __exit__(self, *_: object) -> None:
+        if self.helper is not None:
+            self.helper.close()
 
 
 def _kept_parts(folder: Path | None, kinds: Iterable[str]) -> dict[str, bytes] | None:

@@ -174,6 +174,7 @@ class ResultStore:
     KEPT_RESULTS most recently read are kept. Every run with one environment (and dataset) gets the same object."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         self.db = sqlite3.connect(path, check_same_thread=False)
         self.parts = {key: pickle.loads(blob) for key, blob in self.db.execute("SELECT key, blob FROM parts")}  # noqa: S301 - written by this module under the build work dir
         self.kept: OrderedDict[str, Result] = OrderedDict()
@@ -196,6 +197,10 @@ class ResultStore:
         if len(self.kept) > KEPT_RESULTS:
             self.kept.popitem(last=False)
         return result
+
+    def reopen(self) -> None:
+        """Read through a connection of this process's own: a forked process must not use its parent's."""
+        self.db = sqlite3.connect(self.path, check_same_thread=False)
 
     def close(self) -> None:
         self.db.close()

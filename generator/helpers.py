@@ -29,6 +29,10 @@ def _start_renderer() -> None:
     warm_up()
 
 
+def _same(item: Any) -> Any:
+    return item
+
+
 def _serve(ready: Callable[[], None], conn: Connection) -> None:
     """The helper's loop: get ready, then answer each (fn, items) with (True, results) or (False, exception)."""
     failed: Exception | None = None
@@ -74,6 +78,10 @@ class Helper:
             raise value
         return value
 
+    def wait(self) -> None:
+        """Wait until the helper has run ``ready``; raise its exception here."""
+        self.map(_same, ())
+
     def close(self) -> None:
         """Stop the helper, without waiting for a start that nothing used."""
         self._conn.close()
@@ -81,11 +89,16 @@ class Helper:
         self._process.join()
 
 
+def fork_available() -> bool:
+    """Whether helpers can be forked here: on Linux (elsewhere fork is not the default, nor always safe)."""
+    return sys.platform.startswith("linux")
+
+
 class Helpers:
     """The build's helper processes: ``detector`` and ``renderer``, each None where that work stays in this process."""
 
     def __init__(self, detector: bool = True, renderer: bool = True) -> None:
-        fork = sys.platform.startswith("linux")  # elsewhere fork is not the default, nor always safe
+        fork = fork_available()
         svg = sys.modules.get("generator.svg")
         # a process that has started vl-convert's runtime cannot fork a renderer: the runtime's threads stay behind
         renderer = renderer and not (svg is not None and svg.runtime_started())

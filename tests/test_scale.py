@@ -217,6 +217,21 @@ def test_serve_gets_the_data_inside_its_docs_folder(tmp_path):
     assert 'href="../data/results/convergence.yaml"' in read_page(tmp_path / "work", "models/digits-resnet10t.md")
 
 
+def test_the_data_folder_written_by_the_forked_downloads_process_is_the_serve_data_and_its_failure_stops_the_build(tmp_path):
+    """build() writes data/ in a process forked beside the pages; what it writes is what serve's in-process path writes."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        generate([DATA / "valid"], tmp_path / "site", work_dir=tmp_path / "work", data_dir=tmp_path / "data")
+        generate([DATA / "valid"], tmp_path / "site2", work_dir=tmp_path / "work2")
+    forked = {p.relative_to(tmp_path / "data").as_posix(): p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file()}
+    served = tmp_path / "work2" / "docs" / "data"
+    assert forked == {p.relative_to(served).as_posix(): p.read_bytes() for p in served.rglob("*") if p.is_file()}
+    assert "results/convergence.yaml" in forked
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the data folder should be\n", encoding="utf-8")
+    with contextlib.redirect_stderr(io.StringIO()), pytest.raises(OSError):
+        generate([DATA / "valid"], tmp_path / "site3", work_dir=tmp_path / "work3", data_dir=blocked)
+
+
 def test_the_benchmark_tree_is_formatted_from_skeletons_as_yaml_dump_writes_it_and_every_file_is_valid(tmp_path):
     import random
     import sys
