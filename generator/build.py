@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import resource
 import shutil
 import sys
@@ -104,7 +105,7 @@ def build(
         mkdocs_build(config, dirty=stale is not None)
     with phases("data"):
         published = tree_files(data_dir)
-        sync_tree(published, site_dir / "data")
+        sync_tree(published, site_dir / "data", os.stat(data_dir).st_dev if published else -1)
     built.record()
     phases.report()
     log(f"site written to {index}")
@@ -332,18 +333,27 @@ def source_links(results: list[LoadedResult], data_root: str = "data/", source_u
     links: dict[str, str] = {}
     taken: set[str] = set()
     fields = {"commit": _commit_of(results[0].path.parent) if source_url and "{commit}" in source_url and results else ""}
+    copies = f"{data_root}{COPIES}/"
     for loaded in results:
-        name = "/".join(p for p in loaded.source.split("/") if p not in ("", "..", ".")) or "result.yaml"
+        name = loaded.source
+        if not _PLAIN_NAME.fullmatch(name):  # an empty, '.' or '..' part, or a character a link must quote
+            name = quote("/".join(p for p in name.split("/") if p not in ("", "..", ".")) or "result.yaml")
         if source_url:
-            links[loaded.file] = source_url.format(path=quote(name), **fields)
+            links[loaded.file] = source_url.format(path=name, **fields)
             continue
         candidate, n = name, 1
         while candidate in taken:
             n += 1
             candidate = f"{n}/{name}"
         taken.add(candidate)
-        links[loaded.file] = quote(f"{data_root}{COPIES}/{candidate}")
+        links[loaded.file] = quote(copies) + candidate
     return links
+
+
+# a results file's name as it is in a link: parts of unreserved characters that are not '.' or '..' (quote() of
+# each of 100,000 names costs seconds)
+_PART = r"(?!\.\.?(?:/|$))[A-Za-z0-9_.~-]+"
+_PLAIN_NAME = re.compile(rf"{_PART}(?:/{_PART})*")
 
 
 def _commit_of(folder: Path) -> str:
@@ -495,17 +505,23 @@ def tree_files(folder: Path) -> dict[str, os.DirEntry[str]]:
     return files
 
 
-def sync_tree(files: Mapping[str, bytes | str | os.PathLike[str]], dest: Path) -> None:
+def sync_tree(files: Mapping[str, bytes | str | os.PathLike[str]], dest: Path, source_dev: int = -1) -> None:
     """Make dest hold exactly these files (relative path -> content, or the file to link or copy there),
-    touching only changed ones."""
+    touching only changed ones. ``source_dev`` is the device of the sources given as directory entries: a
+    copy with the inode of its entry is then known to be its hard link from the two listings, with no stat."""
     there = tree_files(dest)
     top = str(dest)
+    prefix = os.path.join(top, "")
     dev = os.stat(top).st_dev if there else -1
+    linked = dev >= 0 and dev == source_dev
     for rel, content in files.items():
         if isinstance(content, bytes):
             write_if_changed(dest / rel, content)
-        else:
-            copy_if_changed(os.path.join(top, rel), content, there.get(rel), dev)
+            continue
+        mine = there.get(rel)
+        if linked and mine is not None and isinstance(content, os.DirEntry) and mine.inode() == content.inode():
+            continue
+        copy_if_changed(prefix + rel, content, mine, dev)
     for rel, entry in there.items():
         if rel not in files:
             os.unlink(entry.path)

@@ -48,8 +48,9 @@ class Point:
     samples: list[float]
     runs: list[LoadedResult]
 
-    @property
+    @functools.cached_property
     def value(self) -> float:
+        """The mean of its samples (read a few times per point by detection, bands and pages; its samples are set once)."""
         return math.fsum(self.samples) / len(self.samples)
 
     @property
@@ -210,17 +211,8 @@ class History:
         return pages.get(id(series))
 
 
-def _points(runs: list[tuple[LoadedResult, float]]) -> list[Point]:
-    """One point per repeat group of (run, value) pairs."""
-    groups: dict[str, Point] = {}
-    for loaded, value in runs:
-        facts = loaded.facts
-        point = groups.get(facts.group)
-        if point is None:
-            point = groups[facts.group] = Point(facts.started_utc, [], [])
-        point.samples.append(value)
-        point.runs.append(loaded)
-    return sorted(groups.values(), key=lambda p: p.started_utc)
+def _point_start(point: Point) -> datetime:
+    return point.started_utc
 
 
 @functools.cache
@@ -285,22 +277,27 @@ def history(agg: Aggregate, settings: HistorySettings, detections: Detections | 
 
 
 def _series_points(bench: BenchmarkAggregate, settings: HistorySettings) -> list[tuple[str, list[Series]]]:
-    """A benchmark's series with their points (one per repeat group of successful runs), by configuration."""
-    by_config: dict[str, dict[str, tuple[Metric, list[tuple[LoadedResult, float]]]]] = {}
+    """A benchmark's series with their points (one per repeat group of successful runs), by configuration: one pass
+    over the runs puts each value straight into its point (266,000 values at 100,000 results)."""
+    by_config: dict[str, dict[str, tuple[Metric, dict[str, Point]]]] = {}
     for loaded in bench.runs:
         facts = loaded.facts
         if facts.status is not Status.success:
             continue
-        metrics = by_config.setdefault(facts.config, {})
+        if (metrics := by_config.get(facts.config)) is None:
+            metrics = by_config[facts.config] = {}
         for metric, value in facts.values:
             if (series := metrics.get(metric.name)) is None:
-                series = metrics[metric.name] = (metric, [])
-            series[1].append((loaded, value))
+                series = metrics[metric.name] = (metric, {})
+            if (point := series[1].get(facts.group)) is None:
+                point = series[1][facts.group] = Point(facts.started_utc, [], [])
+            point.samples.append(value)
+            point.runs.append(loaded)
     found = []
     for config, metrics in sorted(by_config.items()):
         series = []
-        for metric, runs in metrics.values():
-            points = _points(runs)
+        for metric, groups in metrics.values():
+            points = sorted(groups.values(), key=_point_start)
             if points:  # e.g. a time to target no run reached: nothing to follow
                 series.append(Series(bench, config, metric, points, downsample(points, settings), needed=2 * settings.min_segment))
         found.append((config, series))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from generator.facts import RunFacts, facts_of
-from runners.schema import Problem, Result, ResultFileError, read_result, result_file_paths
+from runners.schema import Problem, Result, ResultFileError, read_result, result_file_folders
 
 
 class ResultSource(Protocol):
@@ -109,13 +109,12 @@ class SourceNames:
         return _source_name(Path(path), root)
 
 
-def _stat_key(path: str, st: os.stat_result, folders: dict[str, str]) -> tuple[str, int, int]:
+def _stat_key(folder: str, name: str, st: os.stat_result, folders: dict[str, str]) -> tuple[str, int, int]:
     """(absolute path, size, mtime_ns) of a regular file (not a link: see unsafe_entry_problem), from its lstat.
     ``folders`` keeps each folder resolved once, not once per file."""
-    parent, name = os.path.split(path)
-    if (folder := folders.get(parent)) is None:
-        folder = folders[parent] = os.path.realpath(parent or ".")
-    return os.path.join(folder, name), st.st_size, st.st_mtime_ns
+    if (real := folders.get(folder)) is None:
+        real = folders[folder] = os.path.join(os.path.realpath(folder or "."), "")
+    return real + name, st.st_size, st.st_mtime_ns
 
 
 @dataclass
@@ -139,11 +138,12 @@ def scan_results(roots: Iterable[str | os.PathLike[str]]) -> Scan:
     folders: dict[str, str] = {}
     for root in map(Path, roots):
         try:
-            paths = result_file_paths(root)  # raises FileNotFoundError when root does not exist
+            listed = result_file_folders(root)  # raises FileNotFoundError when root does not exist
         except FileNotFoundError as exc:
             scan.problems.append(Problem(root, "<path>", str(exc).split(": ", 1)[-1]))
             continue
-        for path in paths:
+        for folder, name in listed:
+            path = folder + name
             try:
                 st = os.lstat(path)  # one stat per file: what it is, its size and mtime
             except OSError:  # gone since the walk: the loader reports it
@@ -153,7 +153,7 @@ def scan_results(roots: Iterable[str | os.PathLike[str]]) -> Scan:
                 scan.problems.append(problem)
                 scan.refused += 1
             else:
-                scan.files.append((root, path, _stat_key(path, st, folders)))
+                scan.files.append((root, path, _stat_key(folder, name, st, folders)))
     return scan
 
 

@@ -352,7 +352,8 @@ def test_both_loaders_walk_the_results_roots_the_same_way(tmp_path: Path):
     assert sorted(map(str, plain.problems)) == sorted(map(str, cached.problems))
     assert {Path(p.path).name for p in plain.problems} == {"broken.yaml", "link.yaml", "missing"}
     assert [r.source for r in plain.results] == [r.source for r in cached.results] == ["a/convergence.yaml", "a/inference.yaml"]
-    generator_listings = [p.name for p in pipeline_modules() if re.search(r"iter_result_files\(|result_file_paths\(", p.read_text())]
+    listing = r"iter_result_files\(|result_file_(paths|folders)\("
+    generator_listings = [p.name for p in pipeline_modules() if re.search(listing, p.read_text())]
     assert generator_listings == ["results.py"]
 
 

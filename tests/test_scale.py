@@ -7,6 +7,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -334,7 +335,7 @@ def test_a_build_walks_every_run_by_its_facts_and_reads_only_the_full_results_it
 
 
 def test_sync_tree_links_each_file_once_follows_a_replaced_source_and_removes_what_is_gone(tmp_path):
-    from generator.build import sync_tree
+    from generator.build import sync_tree, tree_files
 
     src, dest = tmp_path / "results", tmp_path / "data"
     for name in ("2026/11/25/a.yaml", "2026/11/26/b.yaml"):
@@ -351,3 +352,10 @@ def test_sync_tree_links_each_file_once_follows_a_replaced_source_and_removes_wh
     assert (dest / "2026/11/26/b.yaml").read_text(encoding="utf-8") == "b, edited"
     assert not (dest / "2026/11/25").exists(), "a file gone from the build goes from the site, and so does its empty folder"
     assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == ["2026/11/26/b.yaml", "schema.json"]
+    site = tmp_path / "site"  # from a listing (the site's data/ from the build's): a link is known by the entries' inodes
+    for text in ("b, linked", "b, replaced"):
+        (src / "2026/11/26/b.yaml").unlink()
+        (src / "2026/11/26/b.yaml").write_text(text, encoding="utf-8")
+        sync_tree(tree_files(src), site, os.stat(src).st_dev)
+        assert (site / "2026/11/26/b.yaml").read_text(encoding="utf-8") == text
+        assert (site / "2026/11/26/b.yaml").stat().st_ino == (src / "2026/11/26/b.yaml").stat().st_ino

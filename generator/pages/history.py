@@ -9,6 +9,7 @@ from generator.charts import Chart
 from generator.history import History, HistoryPage
 from generator.pages.base import Page, SiteContext, page_kind
 from generator.pages.templates import safe_title
+from generator.results import LoadedResult
 
 
 def history_of(site: SiteContext) -> History:
@@ -37,19 +38,22 @@ def _page_inputs(site: SiteContext, page: HistoryPage, title: str, charts: dict[
     code, which the page cache keys too. None (no caching) when a run's file was not stamped."""
     runs = []
     links, systems, named = site.links, site.systems, {}
+    lines: dict[LoadedResult, bytes] = {}  # the page's series are mostly the metrics of the same runs: a line each once
     for series in page.series:
-        mine = hashlib.sha256()  # a line per run (266,000 at 100,000 results): a string each, not a tuple's repr
+        mine = []  # a line per run (266,000 at 100,000 results): a string each, not a tuple's repr
         for point in series.points:
             for r in point.runs:
-                if r.stamp is None:
-                    return None
-                system = systems.system_of(r) if systems else None
-                if (name := named.get(system)) is None:  # file names and links hold no NUL; a title may hold anything
-                    name = named[system] = repr((system.slug, system.title) if system else None)
-                mine.update(f"{r.file}\0{r.source}\0{r.stamp}\0{links.get(r.file)}\0{name}\n".encode())
+                if (line := lines.get(r)) is None:
+                    if r.stamp is None:
+                        return None
+                    system = systems.system_of(r) if systems else None
+                    if (name := named.get(system)) is None:  # file names and links hold no NUL; a title may hold anything
+                        name = named[system] = repr((system.slug, system.title) if system else None)
+                    line = lines[r] = f"{r.file}\0{r.source}\0{r.stamp}\0{links.get(r.file)}\0{name}\n".encode()
+                mine.append(line)
         chart = charts.get(series.key)
         drawn = (chart.path, chart.alt, chart.caption, hashlib.sha256(chart.svg.encode()).hexdigest()) if chart else None
         metric = (series.metric.name, series.metric.unit, series.metric.higher_is_better)  # its reader is code
-        runs.append((series.key, series.config, metric, mine.hexdigest(), drawn))
+        runs.append((series.key, series.config, metric, hashlib.sha256(b"".join(mine)).hexdigest(), drawn))
     where = (site.data_root, [str(root) for root in site.results_roots])
     return (page.path, page.bench.name, page.config, title, repr(site.settings), where, runs)
