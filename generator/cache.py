@@ -127,14 +127,10 @@ class ParseCache:
         db.execute("CREATE TABLE IF NOT EXISTS parts (key BLOB PRIMARY KEY, blob BLOB)")
         return db
 
-    def stats(self) -> dict[str, tuple[int, int]]:
-        """(size, mtime_ns) of every cached file."""
-        return {path: (size, mtime) for path, size, mtime in self.db.execute("SELECT path, size, mtime_ns FROM entries")}
-
-    def facts(self) -> dict[str, tuple[bytes | None, bytes, list[tuple[str, str]]]]:
-        """(pickled facts, keys of the shared parts, problems) of every cached file, by path; no full result."""
-        rows = self.db.execute("SELECT path, facts, parts, problems FROM entries")
-        return {path: (facts, parts, [tuple(p) for p in json.loads(problems)] if problems else []) for path, facts, parts, problems in rows}
+    def facts(self) -> dict[str, tuple[str, int, int, bytes | None, bytes, str | None]]:
+        """(path, size, mtime_ns, pickled facts, keys of the shared parts, problems as JSON) of every cached file, by
+        path; no full result."""
+        return {row[0]: row for row in self.db.execute("SELECT path, size, mtime_ns, facts, parts, problems FROM entries")}
 
     def put(self, entries: dict[str, Entry], parts: dict[bytes, bytes]) -> None:
         rows = [
@@ -159,6 +155,11 @@ class ParseCache:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _stamp(row: tuple | None) -> tuple[int, int] | None:
+    """The (size, mtime_ns) of a cached file's row, if it has one."""
+    return None if row is None else (row[1], row[2])
 
 
 KEY_SIZE = 20  # bytes of a shared part's key (sha1)
@@ -216,11 +217,12 @@ def load_scan(scan: Scan, cache_file: Path) -> LoadReport:
 
 
 def _load(scan: Scan, cache: ParseCache) -> LoadReport:
-    # New and changed files are parsed across processes and saved in batches as their parses arrive (a cold build
-    # never holds every parse at once); then the facts of every file are read back, in the scan's order.
+    # The stamps and facts of every cached file are read in one query. New and changed files are parsed across
+    # processes and saved in batches as their parses arrive (a cold build never holds every parse at once; it
+    # keeps their facts); then each file's facts are loaded, in the scan's order.
     report = LoadReport(problems=list(scan.problems), files=scan.refused)
-    known = cache.stats()
-    misses = [key for _, _, key in scan.files if key and known.get(key[0]) != (key[1], key[2])]
+    known = cache.facts()
+    misses = [key for _, _, key in scan.files if key and _stamp(known.get(key[0])) != (key[1], key[2])]
     unreadable: dict[str, list[tuple[str, str]]] = {}  # a file that could not be read may be fixed without a new mtime: never cached
     fresh: dict[str, Entry] = {}
     parts: dict[bytes, bytes] = {}
@@ -230,6 +232,7 @@ def _load(scan: Scan, cache: ParseCache) -> LoadReport:
             continue
         entry.size, entry.mtime_ns = size, mtime_ns
         fresh[path] = entry
+        known[path] = (path, size, mtime_ns, entry.facts, b"".join(entry.parts), json.dumps(entry.problems) if entry.problems else None)
         parts |= mine
         if len(fresh) >= PUT_BATCH:
             cache.put(fresh, parts)
@@ -237,7 +240,6 @@ def _load(scan: Scan, cache: ParseCache) -> LoadReport:
     cache.put(fresh, parts)
     cache.forget(set(known) - {key[0] for _, _, key in scan.files if key})
     store = report.store = ResultStore(cache.path)
-    every = cache.facts()
     shared: dict[Any, Any] = {}
     source_name = SourceNames()
     for root, path, key in scan.files:
@@ -245,9 +247,12 @@ def _load(scan: Scan, cache: ParseCache) -> LoadReport:
         if key is None:
             report.problems.append(Problem(path, "<file>", "cannot read: file vanished while building"))
             continue
-        facts, keys, problems = every[key[0]] if key[0] not in unreadable else (None, b"", unreadable[key[0]])
+        if key[0] in unreadable:
+            report.problems += [Problem(path, f, m) for f, m in unreadable[key[0]]]
+            continue
+        _, _, _, facts, keys, problems = known[key[0]]
         if facts is None:
-            report.problems += [Problem(path, f, m) for f, m in problems]
+            report.problems += [Problem(path, f, m) for f, m in json.loads(problems)] if problems else []
             continue
         environment, dataset = (store.parts[k] for k in _part_keys(keys))  # SHARED_PARTS
         mine = RunFacts.load(pickle.loads(facts), environment, dataset, shared)  # noqa: S301 - as above
