@@ -216,14 +216,15 @@ def static(spec: Any) -> Any:
 
 
 def run_fields(loaded: Any, n: int = 1) -> dict[str, Any]:
-    """What a chart's tooltip says about the run behind a point: its id, start, versions, and how many runs it stands for."""
-    result = loaded.result
-    drivers = sorted({d.driver_version for d in result.environment.accelerators.devices})
+    """What a chart's tooltip says about the run behind a point: its id, start, versions, and how many runs it stands for
+    (from its facts: a history chart's points would each read a full result)."""
+    facts = loaded.facts
+    drivers = sorted({d.driver_version for d in facts.environment.accelerators.devices})
     return {
-        "run": result.run.id,
-        "date": f"{result.run.started_utc:%Y-%m-%d %H:%M} UTC",
+        "run": facts.id,
+        "date": f"{facts.started_utc:%Y-%m-%d %H:%M} UTC",
         "n": n,
-        "versions": f"{result.run.framework} {result.run.framework_version}, driver {', '.join(drivers) or 'none (CPU run)'}",
+        "versions": f"{facts.framework} {facts.framework_version}, driver {', '.join(drivers) or 'none (CPU run)'}",
     }
 
 
@@ -583,7 +584,7 @@ def _history_fields(series: Any, point: Any) -> dict[str, Any]:
             "versions": "",
         }
     fields = run_fields(point.latest, len(point.samples))
-    return fields | {"href": "#" + history_anchor(series, point.latest.result.run.id)}
+    return fields | {"href": "#" + history_anchor(series, point.latest.facts.id)}
 
 
 def unchecked(build: Callable[P, R]) -> Callable[P, R]:
