@@ -200,17 +200,18 @@ def generate(
     work_dir = Path(work_dir or default_work_dir(site_dir)).resolve()
     results = [Path(r) for r in results]
     phase = phases or Phases()
-    with phase("scan"):
-        scan = scan_results(results)
-        where = [str(site_dir), versioned, source_url, str(data_dir), added_in is not None]
-        stamp = BuildStamp(work_dir / "cache" / "build.json", inputs_fingerprint(scan, where))
-    if (previous := stamp.unchanged(work_dir / "docs")) is not None:
-        validate(previous, strict)
-        log("nothing changed since the last build; docs folder kept")
-        return work_dir / "mkdocs.yml"
-    # the helpers import ruptures and start vl-convert while this process imports the rest and reads the results (a
-    # cold build, with no charts drawn before, renders its charts in a pool of its own)
+    # the helpers import ruptures and start vl-convert while this process scans, imports the rest and reads the
+    # results (a cold build, with no charts drawn before, renders its charts in a pool of its own); a build with
+    # nothing to do stops them unused
     with Helpers(renderer=(work_dir / "cache" / "charts").is_dir()) as helpers:
+        with phase("scan"):
+            scan = scan_results(results)
+            where = [str(site_dir), versioned, source_url, str(data_dir), added_in is not None]
+            stamp = BuildStamp(work_dir / "cache" / "build.json", inputs_fingerprint(scan, where))
+        if (previous := stamp.unchanged(work_dir / "docs")) is not None:
+            validate(previous, strict)
+            log("nothing changed since the last build; docs folder kept")
+            return work_dir / "mkdocs.yml"
         from generator.aggregate import aggregate
         from generator.charts import render_charts
         from generator.history import FEED_PATH, Detections, atom_feed, history, locate_commits
