@@ -205,8 +205,9 @@ def _setup(loaded: LoadedResult) -> Setup:
 
 
 def _group(runs: Iterable[LoadedResult], key: Callable[[LoadedResult], Setup]) -> dict[Setup, list[LoadedResult]]:
+    """Group runs, already sorted by start time (a benchmark's), by key; each group keeps that order."""
     groups: dict[Setup, list[LoadedResult]] = defaultdict(list)
-    for loaded in sorted(runs, key=_started):
+    for loaded in runs:
         groups[key(loaded)].append(loaded)
     return dict(sorted(groups.items()))
 
@@ -358,12 +359,13 @@ def _hosts(runs: list[LoadedResult]) -> list[HostRow]:
 
 def aggregate(results: list[LoadedResult]) -> Aggregate:
     """Group valid results by benchmark, then by setup within each mode."""
+    runs = sorted(results, key=_started)
     by_benchmark: dict[str, list[LoadedResult]] = defaultdict(list)
-    for loaded in sorted(results, key=_started):
+    for loaded in runs:
         by_benchmark[loaded.facts.benchmark].append(loaded)
     names = sorted(by_benchmark)
     return Aggregate(
-        runs=sorted(results, key=_started),
+        runs=runs,
         benchmarks=[_benchmark(name, slug, by_benchmark[name]) for name, slug in zip(names, _unique_slugs(names), strict=True)],
         hosts=_hosts(results),
         status_counts=dict(Counter(r.facts.status.value for r in results).most_common()),

@@ -241,6 +241,7 @@ def _load(scan: Scan, cache: ParseCache) -> LoadReport:
     cache.forget(set(known) - {key[0] for _, _, key in scan.files if key})
     store = report.store = ResultStore(cache.path)
     shared: dict[Any, Any] = {}
+    pairs: dict[bytes, tuple[Any, Any]] = {}  # the runs of one machine share their parts' keys: split each once
     source_name = SourceNames()
     for root, path, key in scan.files:
         report.files += 1
@@ -254,8 +255,9 @@ def _load(scan: Scan, cache: ParseCache) -> LoadReport:
         if facts is None:
             report.problems += [Problem(path, f, m) for f, m in json.loads(problems)] if problems else []
             continue
-        environment, dataset = (store.parts[k] for k in _part_keys(keys))  # SHARED_PARTS
-        mine = RunFacts.load(pickle.loads(facts), environment, dataset, shared)  # noqa: S301 - as above
+        if (pair := pairs.get(keys)) is None:
+            pair = pairs[keys] = tuple(store.parts[k] for k in _part_keys(keys))  # SHARED_PARTS: environment, dataset
+        mine = RunFacts.load(pickle.loads(facts), *pair, shared)  # noqa: S301 - as above
         report.results.append(LoadedResult(path, source_name(path, root), stamp=(key[1], key[2]), facts=mine, store=store, key=key[0]))
     return report
 
