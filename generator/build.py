@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import logging
@@ -71,12 +72,27 @@ class Phases:
         log("peak RSS after: " + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in self.peak_mib.items()))
 
 
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the build with Python's cyclic garbage collector started 50,000 allocations apart, not 700, and its full
+    collections rarer. A build allocates millions of objects that live to its end (facts, points, pages); with the
+    default thresholds each full collection walks them all again (1.5 million objects at 100,000 results, ~0.5 s a
+    time: 1.4 of the 3.2 s of the history's series). Garbage without cycles is freed at once either way."""
+    before = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 10)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def default_work_dir(site_dir: Path) -> Path:
     """The build folder of a site: build/<site folder's name> beside the site folder, so two sites never share one."""
     site_dir = Path(site_dir).resolve()
     return site_dir.parent / "build" / site_dir.name
 
 
+@fewer_collections()
 def build(
     results: Iterable[str | os.PathLike[str]],
     site_dir: Path,
@@ -173,6 +189,7 @@ class SiteStamp:
             write_if_changed(self.path, json.dumps(data | {"files": files}).encode())
 
 
+@fewer_collections()
 def generate(
     results: Iterable[str | os.PathLike[str]],
     site_dir: Path,
@@ -334,7 +351,7 @@ def source_links(results: list[LoadedResult], data_root: str = "data/", source_u
     links: dict[str, str] = {}
     taken: set[str] = set()
     fields = {"commit": _commit_of(results[0].path.parent) if source_url and "{commit}" in source_url and results else ""}
-    copies = f"{data_root}{COPIES}/"
+    copies = quote(f"{data_root}{COPIES}/")
     for loaded in results:
         name = loaded.source
         if not _PLAIN_NAME.fullmatch(name):  # an empty, '.' or '..' part, or a character a link must quote
@@ -347,7 +364,7 @@ def source_links(results: list[LoadedResult], data_root: str = "data/", source_u
             n += 1
             candidate = f"{n}/{name}"
         taken.add(candidate)
-        links[loaded.file] = quote(copies) + candidate
+        links[loaded.file] = copies + candidate
     return links
 
 

@@ -47,11 +47,14 @@ class Point:
     started_utc: datetime
     samples: list[float]
     runs: list[LoadedResult]
+    mean: float | None = field(default=None, repr=False, compare=False)  # value, once read (its samples are set once)
 
-    @functools.cached_property
+    @property
     def value(self) -> float:
-        """The mean of its samples (read a few times per point by detection, bands and pages; its samples are set once)."""
-        return math.fsum(self.samples) / len(self.samples)
+        """The mean of its samples (read a few times per point: detection, bands, pages)."""
+        if self.mean is None:
+            self.mean = math.fsum(self.samples) / len(self.samples)
+        return self.mean
 
     @property
     def latest(self) -> LoadedResult:

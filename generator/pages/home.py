@@ -16,7 +16,7 @@ def shipped_examples(runs: list[LoadedResult]) -> int:
     folders: dict[str, bool] = {}  # a result file is never a link (see results.unsafe_entry_problem): resolve its folder once
     shipped = 0
     for r in runs:
-        folder = os.path.dirname(r.file)
+        folder = r.file[: r.file.rfind(os.sep) + 1]  # as os.path.dirname(), ending in its separator, at C speed
         if (mine := folders.get(folder)) is None:
             mine = folders[folder] = Path(folder).resolve().is_relative_to(SHIPPED_RESULTS)
         shipped += mine
