@@ -263,7 +263,7 @@ def test_the_benchmark_tree_is_formatted_from_skeletons_as_yaml_dump_writes_it_a
     assert len({r.run.started_utc.date() for r in results}) == 3
 
 
-def test_a_new_run_re_renders_the_history_pages_of_its_own_series_only(tmp_path, monkeypatch):
+def test_a_new_run_re_renders_the_history_and_system_pages_it_enters_only(tmp_path, monkeypatch):
     from generator.pages.base import SiteContext
 
     results = tmp_path / "results"
@@ -274,17 +274,21 @@ def test_a_new_run_re_renders_the_history_pages_of_its_own_series_only(tmp_path,
     newest.rename(held)
     quiet_build([results], tmp_path / "site", work_dir=tmp_path / "build")
     pages = len(list((tmp_path / "site" / "history").glob("*.html")))
-    rendered = []
+    systems = len(list((tmp_path / "site" / "systems").glob("*.html"))) - 1  # and the index
+    before = {p: p.read_bytes() for p in (tmp_path / "site" / "systems").glob("*.html")}
+    rendered: dict[str, list[str]] = {"history.md.j2": [], "system.md.j2": []}
     render = SiteContext.render
 
     def counted(self, template, path, **context):
-        rendered.append(path) if template == "history.md.j2" else None
+        rendered[template].append(path) if template in rendered else None
         return render(self, template, path, **context)
 
     monkeypatch.setattr(SiteContext, "render", counted)
     held.rename(newest)
     quiet_build([results], tmp_path / "site", work_dir=tmp_path / "build")
-    assert 1 <= len(rendered) < pages
+    assert 1 <= len(rendered["history.md.j2"]) < pages
+    assert rendered["system.md.j2"] == [f"systems/{p.stem}.md" for p in before if p.read_bytes() != before[p] and p.stem != "index"]
+    assert 1 == len(rendered["system.md.j2"]) < systems, "the new run's own system page, and no other"
 
 
 def test_a_build_walks_every_run_by_its_facts_and_reads_only_the_full_results_its_pages_show(tmp_path):

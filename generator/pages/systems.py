@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+
 from generator.pages.base import Page, SiteContext, page_kind
 from generator.pages.templates import safe_title
-from generator.systems import Systems
+from generator.systems import System, Systems
 
 
 @page_kind("systems")
@@ -16,6 +19,23 @@ def system_pages(site: SiteContext) -> list[Page]:
     pages = [Page("systems/index.md", "All systems", site.render("systems.md.j2", "systems/index.md", systems=systems.systems))]
     for system in systems.systems:
         path = f"systems/{system.slug}.md"
-        text = site.render("system.md.j2", path, system=system, slugs=slugs, titles=titles)
-        pages.append(Page(path, safe_title(system.title), text))
+        text = functools.partial(site.render, "system.md.j2", path, system=system, slugs=slugs, titles=titles)
+        if site.kept:  # a new run changes its own system's page only
+            text = functools.partial(site.kept.page, path, _page_inputs(site, system, path, slugs, titles), text)
+        pages.append(Page(path, safe_title(system.title), text()))
     return pages
+
+
+def _page_inputs(site: SiteContext, system: System, path: str, slugs: dict[str, str], titles: dict[str, str]) -> tuple | None:
+    """Everything a system page shows comes from: the system's fingerprint and names, its runs (file, name, size and
+    mtime, link), the models' slugs and titles, the settings and where the site links to; None (no caching) when a
+    run's file was not stamped."""
+    lines = []
+    for r in system.runs:
+        if r.stamp is None:
+            return None
+        lines.append(f"{r.file}\0{r.source}\0{r.stamp}\0{site.links.get(r.file)}\n")
+    runs = hashlib.sha256("".join(lines).encode()).hexdigest()
+    named = (system.slug, system.title, system.short, repr(system.fingerprint))
+    where = (site.data_root, [str(root) for root in site.results_roots])
+    return (path, named, runs, sorted(slugs.items()), sorted(titles.items()), repr(site.settings), where)
