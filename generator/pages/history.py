@@ -36,24 +36,24 @@ def _page_inputs(site: SiteContext, page: HistoryPage, title: str, charts: dict[
     """Everything a history page shows comes from: its series' runs (file, name, size and mtime, link, system),
     their charts, the settings and where the site links to; the series themselves are computed from these by the
     code, which the page cache keys too. None (no caching) when a run's file was not stamped."""
-    runs = []
+    series = []
     links, systems, named = site.links, site.systems, {}
-    lines: dict[LoadedResult, bytes] = {}  # the page's series are mostly the metrics of the same runs: a line each once
-    for series in page.series:
-        mine = []  # a line per run (266,000 at 100,000 results): a string each, not a tuple's repr
-        for point in series.points:
+    lines: dict[LoadedResult, str] = {}  # each run of the page once: its series are mostly the metrics of the same runs
+    for mine in page.series:
+        for point in mine.points:
             for r in point.runs:
-                if (line := lines.get(r)) is None:
-                    if r.stamp is None:
-                        return None
-                    system = systems.system_of(r) if systems else None
-                    if (name := named.get(system)) is None:  # file names and links hold no NUL; a title may hold anything
-                        name = named[system] = repr((system.slug, system.title) if system else None)
-                    line = lines[r] = f"{r.file}\0{r.source}\0{r.stamp}\0{links.get(r.file)}\0{name}\n".encode()
-                mine.append(line)
-        chart = charts.get(series.key)
+                if r in lines:
+                    continue
+                if r.stamp is None:
+                    return None
+                system = systems.system_of(r) if systems else None
+                if (name := named.get(system)) is None:  # file names and links hold no NUL; a title may hold anything
+                    name = named[system] = repr((system.slug, system.title) if system else None)
+                lines[r] = f"{r.file}\0{r.source}\0{r.stamp}\0{links.get(r.file)}\0{name}\n"  # 100,000 at 100,000 results
+        chart = charts.get(mine.key)
         drawn = (chart.path, chart.alt, chart.caption, hashlib.sha256(chart.svg.encode()).hexdigest()) if chart else None
-        metric = (series.metric.name, series.metric.unit, series.metric.higher_is_better)  # its reader is code
-        runs.append((series.key, series.config, metric, hashlib.sha256(b"".join(mine)).hexdigest(), drawn))
+        metric = (mine.metric.name, mine.metric.unit, mine.metric.higher_is_better)  # its reader is code
+        series.append((mine.key, mine.config, metric, len(mine.points), drawn))
+    runs = hashlib.sha256("".join(lines.values()).encode()).hexdigest()
     where = (site.data_root, [str(root) for root in site.results_roots])
-    return (page.path, page.bench.name, page.config, title, repr(site.settings), where, runs)
+    return (page.path, page.bench.name, page.config, title, repr(site.settings), where, runs, series)
