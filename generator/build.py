@@ -444,10 +444,14 @@ class _Downloads:
         self.report, self.links, self.copies, self.data_dir = report, links, copies, data_dir
         self.helper: Helper | None = None
 
+    def _files(self) -> dict[str, bytes | str]:
+        return data_files(self.report.results, self.links, self.copies, kept=self.data_dir)
+
     def write_downloads(self) -> None:
+        """The forked process's work: write the data folder, reading through a connection of its own."""
         if self.report.store is not None:
             self.report.store.reopen()
-        sync_tree(data_files(self.report.results, self.links, self.copies, kept=self.data_dir), self.data_dir)
+        sync_tree(self._files(), self.data_dir)
 
     def __enter__(self) -> _Downloads:
         if self.data_dir is not None and fork_available():
@@ -458,11 +462,10 @@ class _Downloads:
         """Wait for the data folder to be written; return the files that go into the docs folder instead (its data/)."""
         if self.helper is not None:
             self.helper.wait()
-            return {}
-        data = data_files(self.report.results, self.links, self.copies, kept=self.data_dir)
-        if self.data_dir is None:
-            return {f"data/{rel}": content for rel, content in data.items()}
-        sync_tree(data, self.data_dir)
+        elif self.data_dir is None:
+            return {f"data/{rel}": content for rel, content in self._files().items()}
+        else:
+            sync_tree(self._files(), self.data_dir)
         return {}
 
     def __exit__(self, *_: object) -> None:
@@ -486,9 +489,14 @@ def write_if_changed(path: Path, content: bytes) -> None:
         write_atomic(path, content)
 
 
-def copy_if_changed(path: str, source: str | os.PathLike[str], there: os.DirEntry[str] | None = None, dev: int = -1) -> None:
+def copy_if_changed(
+    path: str, source: str | os.PathLike[str], there: os.DirEntry[str] | None = None, dev: int = -1, source_dev: int = -1
+) -> None:
     """Hard-link (else copy, with its mtime) a file unless the copy already is that file (``there``, on device
-    ``dev``: the same inode) or has the source's size and mtime."""
+    ``dev``: the same inode) or has the source's size and mtime. A source given as a directory entry on device
+    ``source_dev`` is known to be linked from the two entries' inodes, with no stat."""
+    if there is not None and dev >= 0 and dev == source_dev and isinstance(source, os.DirEntry) and there.inode() == source.inode():
+        return
     src = source.stat() if isinstance(source, os.DirEntry) else os.stat(source)
     if there is not None:
         if there.inode() == src.st_ino and src.st_dev == dev:  # the hard link made last time: nothing to read
@@ -525,21 +533,17 @@ def tree_files(folder: Path) -> dict[str, os.DirEntry[str]]:
 
 def sync_tree(files: Mapping[str, bytes | str | os.PathLike[str]], dest: Path, source_dev: int = -1) -> None:
     """Make dest hold exactly these files (relative path -> content, or the file to link or copy there),
-    touching only changed ones. ``source_dev`` is the device of the sources given as directory entries: a
-    copy with the inode of its entry is then known to be its hard link from the two listings, with no stat."""
+    touching only changed ones. ``source_dev`` is the device of the sources given as directory entries
+    (copy_if_changed)."""
     there = tree_files(dest)
     top = str(dest)
     prefix = os.path.join(top, "")
     dev = os.stat(top).st_dev if there else -1
-    linked = dev >= 0 and dev == source_dev
     for rel, content in files.items():
         if isinstance(content, bytes):
             write_if_changed(dest / rel, content)
-            continue
-        mine = there.get(rel)
-        if linked and mine is not None and isinstance(content, os.DirEntry) and mine.inode() == content.inode():
-            continue
-        copy_if_changed(prefix + rel, content, mine, dev)
+        else:
+            copy_if_changed(prefix + rel, content, there.get(rel), dev, source_dev)
     for rel, entry in there.items():
         if rel not in files:
             os.unlink(entry.path)

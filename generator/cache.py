@@ -200,7 +200,7 @@ class ResultStore:
         return result
 
     def reopen(self) -> None:
-        """Read through a connection of this process's own: a forked process must not use its parent's."""
+        """Read through a connection of this process's own: a forked process must not use its parent's (nor close it)."""
         self.db = sqlite3.connect(self.path, check_same_thread=False)
 
     def close(self) -> None:

@@ -81,6 +81,18 @@ class SiteContext:
     systems: Any = None  # generator.systems.Systems of the site's runs, when render_pages computed them
     overlays: dict[Path, jinja2.Environment] = field(default_factory=dict, repr=False, compare=False)  # see render()
 
+    def run_line(self, loaded: Any) -> str | None:
+        """A run as a page cache key sees it: file, name, size and mtime, link, NUL-separated (file names and links
+        hold no NUL); None when its file was not stamped (then the page is not cached)."""
+        if loaded.stamp is None:
+            return None
+        return f"{loaded.file}\0{loaded.source}\0{loaded.stamp}\0{self.links.get(loaded.file)}"
+
+    @property
+    def where(self) -> tuple[str, list[str]]:
+        """Where the site links to, for a page cache key: the data folder and the results roots."""
+        return self.data_root, [str(root) for root in self.results_roots]
+
     def title(self, bench: BenchmarkAggregate) -> str:
         """Return the title of a benchmark's page."""
         return model_title(bench, suite_benchmark(bench))

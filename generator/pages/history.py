@@ -37,23 +37,22 @@ def _page_inputs(site: SiteContext, page: HistoryPage, title: str, charts: dict[
     their charts, the settings and where the site links to; the series themselves are computed from these by the
     code, which the page cache keys too. None (no caching) when a run's file was not stamped."""
     series = []
-    links, systems, named = site.links, site.systems, {}
+    systems, named = site.systems, {}
     lines: dict[LoadedResult, str] = {}  # each run of the page once: its series are mostly the metrics of the same runs
     for mine in page.series:
         for point in mine.points:
             for r in point.runs:
                 if r in lines:
                     continue
-                if r.stamp is None:
+                if (line := site.run_line(r)) is None:
                     return None
                 system = systems.system_of(r) if systems else None
-                if (name := named.get(system)) is None:  # file names and links hold no NUL; a title may hold anything
+                if (name := named.get(system)) is None:  # a title may hold anything
                     name = named[system] = repr((system.slug, system.title) if system else None)
-                lines[r] = f"{r.file}\0{r.source}\0{r.stamp}\0{links.get(r.file)}\0{name}\n"  # 100,000 at 100,000 results
+                lines[r] = f"{line}\0{name}\n"  # 100,000 at 100,000 results
         chart = charts.get(mine.key)
         drawn = (chart.path, chart.alt, chart.caption, hashlib.sha256(chart.svg.encode()).hexdigest()) if chart else None
         metric = (mine.metric.name, mine.metric.unit, mine.metric.higher_is_better)  # its reader is code
         series.append((mine.key, mine.config, metric, len(mine.points), drawn))
     runs = hashlib.sha256("".join(lines.values()).encode()).hexdigest()
-    where = (site.data_root, [str(root) for root in site.results_roots])
-    return (page.path, page.bench.name, page.config, title, repr(site.settings), where, runs, series)
+    return (page.path, page.bench.name, page.config, title, repr(site.settings), site.where, runs, series)

@@ -30,12 +30,9 @@ def _page_inputs(site: SiteContext, system: System, path: str, slugs: dict[str, 
     """Everything a system page shows comes from: the system's fingerprint and names, its runs (file, name, size and
     mtime, link), the models' slugs and titles, the settings and where the site links to; None (no caching) when a
     run's file was not stamped."""
-    lines = []
-    for r in system.runs:
-        if r.stamp is None:
-            return None
-        lines.append(f"{r.file}\0{r.source}\0{r.stamp}\0{site.links.get(r.file)}\n")
-    runs = hashlib.sha256("".join(lines).encode()).hexdigest()
+    lines = [site.run_line(r) for r in system.runs]
+    if None in lines:
+        return None
+    runs = hashlib.sha256("\n".join(lines).encode()).hexdigest()
     named = (system.slug, system.title, system.short, repr(system.fingerprint))
-    where = (site.data_root, [str(root) for root in site.results_roots])
-    return (path, named, runs, sorted(slugs.items()), sorted(titles.items()), repr(site.settings), where)
+    return (path, named, runs, sorted(slugs.items()), sorted(titles.items()), repr(site.settings), site.where)
