@@ -9,11 +9,12 @@ Steps, most important first; a step that would start after --budget-s is skipped
   1. facts: Python, torch, CUDA, cuDNN, driver and GPU name, printed in the first seconds;
   2. install: pydantic, PyYAML and pytest from the carried wheels (pip --no-index; into the interpreter,
      else a --target folder, else the wheels unzipped), then benchsite itself (pip -e, else PYTHONPATH);
-  3. the gpu-marked tests (tests/test_gpu.py);
-  4. `benchsite run --suite nightly-gpu --synthetic --mode throughput --mode inference --window-scale F` for
-     ResNet-50 (tf32, amp-fp16), the bare reference (benchmarks/gpu_check_reference.py) with the same model,
-     batch, precision and memory format, then ResNet-50 in amp-bf16 and every other PyTorch benchmark;
-  5. a second benchsite/reference round for the ratios, then `benchsite validate` of every file written.
+  3. `benchsite run --suite nightly-gpu --framework pytorch --synthetic --mode throughput --mode inference
+     --window-scale F` for ResNet-50 (tf32, amp-fp16), then the bare reference (benchmarks/gpu_check_reference.py)
+     with the same model, batch, precision and memory format;
+  4. the gpu-marked tests (tests/test_gpu.py);
+  5. ResNet-50 in amp-bf16, a second benchsite/reference round for the ratios' spread, every other PyTorch
+     benchmark, then `benchsite validate` of every file written.
 Leaves in --out (default $OUT, else ./gpu-out), rewritten after every step so a killed run still returns them:
   report.txt (what ran, the figures, the benchsite/reference ratios), figures.json (the same, machine-readable),
   junit.xml (the gpu tests), results.tar.gz (results/YYYY/MM/DD/*.yaml to extract into results/, and logs/).
@@ -306,7 +307,8 @@ def benchsite_run(check: Check, name: str, results: str, benchmark: str, scale: 
     """One `benchsite run` of one benchmark's synthetic throughput and inference modes, into work/``results``."""
     plan = check.plan
     timeout = min(plan.per_run_timeout_s, max(check.remaining_s(), 30))
-    cmd = [check.python, "-m", "generator.ops.cli", "run", "--suite", plan.suite, "--benchmark", benchmark, "--synthetic"]
+    cmd = [check.python, "-m", "generator.ops.cli", "run", "--suite", plan.suite, "--benchmark", benchmark, "--framework", "pytorch"]
+    cmd += ["--synthetic"]  # --framework: EfficientNet also lists a TensorFlow implementation, and that machine has no TensorFlow
     cmd += ["--mode", "throughput", "--mode", "inference", "--device", plan.device, "--window-scale", f"{scale:g}"]
     cmd += [arg for p in precisions for arg in ("--precision", p)]
     cmd += ["--results", results, "--timeout", f"{timeout:.0f}"]
@@ -486,13 +488,14 @@ def step_plan(check: Check, only: list[str]) -> dict[str, int]:
 
 
 def run_check(check: Check, skip_tests: bool, only: list[str]) -> bool:
-    """Run the steps, most important first: tests, the ratio rounds, the extra precisions, the other benchmarks."""
+    """Run the steps, most important first: one ratio round, the tests, the extra precisions, more rounds, the other benchmarks.
+
+    The first round and its reference come before the tests: on a lent GPU the budget may end any step after them.
+    """
     plan = check.plan
     for name, action in (("facts", step_facts), ("install", step_install)):
         if check.step(name, action) is None:
             return False
-    if not skip_tests:
-        check.step("gpu tests", step_tests)
     suite = check.step("plan", step_plan, only) or {}
     ratio = plan.ratio_benchmark
 
@@ -500,12 +503,20 @@ def run_check(check: Check, skip_tests: bool, only: list[str]) -> bool:
         runs = 2 * (len(precisions) or suite[bench])  # throughput and inference per precision
         check.step(label, benchsite_run, label.replace(" ", "-"), results, bench, scale, precisions, needs_s=runs * plan.run_estimate_s)
 
-    for round_ in range(1, plan.ratio_rounds + 1) if ratio in suite else ():
+    def ratio_round(round_: int) -> None:
         results = "results" if round_ == 1 else f"round-{round_}/results"
         suite_step(f"{ratio} round {round_}", results, ratio, plan.window_scale, () if round_ == 1 else (plan.ratio_precision,))
         check.step(f"reference round {round_}", reference, round_, results, needs_s=plan.run_estimate_s)
+
+    rounds = range(1, plan.ratio_rounds + 1) if ratio in suite else range(0)
+    for round_ in rounds[:1]:
+        ratio_round(round_)
+    if not skip_tests:
+        check.step("gpu tests", step_tests)
     for precision in plan.extra_precisions if ratio in suite else ():
         suite_step(f"{ratio} {precision}", "results", ratio, plan.window_scale, (precision,))
+    for round_ in rounds[1:]:
+        ratio_round(round_)
     for bench in [b for b in suite if b != ratio]:
         suite_step(bench, "results", bench, plan.other_window_scale)
     check.step("validate", step_validate)

@@ -46,6 +46,17 @@ def test_window_scale_shortens_every_window_and_provenance_says_so():
     assert config_hash(short[0].resolved_config()) != config_hash(full[0].resolved_config())
 
 
+def test_framework_keeps_only_that_frameworks_runs_of_a_benchmark_with_two():
+    """The GPU machine has no TensorFlow: EfficientNet's PyTorch runs must be plannable (and preflighted) alone."""
+    request = RunRequest(suite="nightly-gpu", benchmarks=["efficientnet-b0"], modes=["throughput"], synthetic=True)
+    both = plan_runs(load_suite("nightly-gpu"), request)
+    only = plan_runs(load_suite("nightly-gpu"), RunRequest(**{**request.__dict__, "frameworks": ["pytorch"]}))
+    assert {s.framework for s in both} == {"pytorch", "tensorflow"}
+    assert [(s.framework, s.precision) for s in only] == [("pytorch", "tf32"), ("pytorch", "amp-fp16")]
+    args = build_parser().parse_args(["run", "--framework", "pytorch", "--framework", "tensorflow"])
+    assert args.framework == ["pytorch", "tensorflow"]
+
+
 @pytest.mark.parametrize("value", ["0", "1.5", "-0.1"])
 def test_window_scale_outside_0_1_is_a_usage_error(value: str, capsys: pytest.CaptureFixture[str]):
     with pytest.raises(SystemExit) as exit_info:

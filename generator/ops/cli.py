@@ -32,6 +32,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         repeats=args.repeats,
         precisions=args.precision or [],
+        frameworks=args.framework or [],
         launchers=configs,
         command=["benchsite", *sys.argv[1:]],
         **{name: getattr(args, name) for name in RunOptions.cli_options()},
@@ -203,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--suite", default="quick", help="suite name from runners/suites/ or a path to a suite YAML (default: quick)")
     run.add_argument("--benchmark", action="append", metavar="NAME", help="run only this benchmark (repeatable)")
     run.add_argument("--mode", action="append", choices=["convergence", "throughput", "inference"], help="run only this mode (repeatable)")
+    run.add_argument("--framework", action="append", metavar="NAME", help="run only this framework's implementations (repeatable)")
     run.add_argument("--timeout", type=float, help="wall-clock limit per run in seconds (default: the benchmark's timeout_s)")
     run.add_argument(
         "--repeats", type=_positive_int, default=1, metavar="N", help="convergence runs per configuration, seeds seed..seed+N-1"

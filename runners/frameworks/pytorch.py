@@ -128,6 +128,8 @@ class PyTorchBackend(Backend):
         self.scaler = torch.amp.GradScaler(self.device.split(":")[0], enabled=precision == "amp-fp16")
         self.torch_device = torch.device(self.device)
         if on_gpu:
+            if self.torch_device.index is None:  # set_device and DDP's device_ids need an index: plain 'cuda' is the current one
+                self.torch_device = torch.device("cuda", torch.cuda.current_device())
             torch.cuda.set_device(self.torch_device)
         self.world = self.spec.launch.world_size
         # torchrun means DDP, even for one process: a 1-GPU torchrun run times the code path of the 8-GPU one

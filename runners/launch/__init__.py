@@ -25,6 +25,7 @@ class RunRequest(RunOptions):
     timeout_s: float | None = None
     repeats: int = 1
     precisions: list[str] = []  # instead of each benchmark's own list
+    frameworks: list[str] = []  # only these of each benchmark's implementations (a machine with one framework)
     launchers: tuple[Any, ...] = ()  # LaunchConfigs of the multi-process launchers asked for; each framework uses its engine's
 
 
@@ -87,7 +88,7 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
     }
     specs = []
     for bench in benchmarks:
-        for framework in bench.implementations:
+        for framework in [f for f in bench.implementations if not request.frameworks or f in request.frameworks]:
             for mode in _modes(bench, request):
                 repeats = request.repeats if mode is Mode.convergence else 1
                 for precision in _precisions(bench, mode, request):
@@ -109,7 +110,7 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                         for index in range(repeats)
                     ]
     if not specs:
-        raise SuiteError(f"nothing to run in suite {suite.name!r} with the given --benchmark/--mode/--synthetic choices")
+        raise SuiteError(f"nothing to run in suite {suite.name!r} with the given --benchmark/--framework/--mode/--synthetic choices")
     return specs
 
 
