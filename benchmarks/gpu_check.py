@@ -2,7 +2,7 @@
 
 From the repository root on the GPU machine (no network; needs .gpu-wheels/ from benchmarks/gpu_wheels.sh):
 
-    bash benchmarks/gpu_check.sh                  # about 7 minutes on one H100
+    bash benchmarks/gpu_check.sh                  # 400 s on one H100 (every step: ~15 min, --budget-s 900)
     bash benchmarks/gpu_check.sh --device cpu     # the same steps on the CPU: one tiny model, tiny windows
 
 Steps, most important first; a step that would start after --budget-s is skipped and the report says so:
@@ -351,6 +351,11 @@ def reference(check: Check, round_: int, results: str) -> str:
             },
             "reference": ref,
             "ratios": ratios,
+            # the same p50s over the reference's torch.no_grad loop (timm's benchmark.py): not a goal, a diagnosis
+            "ratios_vs_no_grad": {
+                f"inference_p50_batch_{p['batch_size']}": p["latency_ms"]["p50"] / ref["inference"][str(p["batch_size"])]["p50_ms_no_grad"]
+                for p in compared
+            },
         }
     )
     return ", ".join(f"{k} {v:.3f}" for k, v in ratios.items())
@@ -448,6 +453,9 @@ def report_text(check: Check) -> str:
                 f"goal {s['goal']}: {'met' if s['met'] else 'NOT met'}"
             )
         lines.append("  (inference ratios are benchsite p50 / reference p50: above 1 means benchsite measured slower)")
+        for r in check.rounds:
+            against = ", ".join(f"{k} {v:.3f}" for k, v in r.get("ratios_vs_no_grad", {}).items())
+            lines.append(f"  round {r['round']}, against the reference's torch.no_grad loop instead of inference_mode: {against}")
     if check.validate:
         lines += ["", "validate: " + check.validate]
     return "\n".join(lines) + "\n"

@@ -5,7 +5,8 @@ with random weights on one synthetic batch already on the device; training is a
 plain loop (autocast, GradScaler for amp-fp16, the suite's optimizer and label
 smoothing) timed with ``time.perf_counter`` and the device synchronised at the
 window's ends; inference times each forward pass with ``time.perf_counter`` and a
-synchronise after it, and reports the median (p50, numpy's linear method).
+synchronise after it, under torch.inference_mode (and again under torch.no_grad),
+and reports the median (p50, numpy's linear method).
 Prints one JSON object; ``benchmarks/gpu_check.py`` divides benchsite's figures by it.
 
 Usage: python benchmarks/gpu_check_reference.py --suite nightly-gpu --benchmark resnet50-v1.5 --precision amp-fp16
@@ -95,28 +96,42 @@ def train_images_per_s(bench: Benchmark, precision: str, device: torch.device, w
     return {"images_per_s": steps * batch / elapsed, "steps": steps, "time_s": elapsed, "batch_size": batch}
 
 
-@torch.no_grad()
+def _p50_ms(model: torch.nn.Module, images: torch.Tensor, grad_mode: Any, device: torch.device, precision: str, iterations: int) -> float:
+    latencies = []
+    with grad_mode(), autocast(device, precision):
+        for _ in range(iterations):
+            start = time.perf_counter()
+            model(images)
+            sync(device)
+            latencies.append((time.perf_counter() - start) * 1000)
+    return float(np.percentile(latencies, 50, method="linear"))
+
+
 def inference_p50_ms(
     bench: Benchmark, precision: str, device: torch.device, batch_sizes: list[int], warmup: int, iterations: int
 ) -> dict[str, dict[str, float]]:
-    """Median latency of each batch size: perf_counter around one forward pass and a synchronise."""
+    """Median latency of each batch size: perf_counter around one forward pass and a synchronise.
+
+    ``p50_ms`` runs under torch.inference_mode, as benchsite's runner does; ``p50_ms_no_grad`` under torch.no_grad, as
+    timm's benchmark.py does, timed right after it. The first H100 check (2026-11-27) had the reference in no_grad
+    only and found benchsite 13% faster at batch 1 (a launch-bound point) and equal at 256; the pair tells whether
+    the grad mode is that difference.
+    """
     model, fmt = build(bench, device)
     model.eval()
     size = bench.dataset.image_size
     points = {}
     for batch in batch_sizes:
         images = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=fmt)
-        with autocast(device, precision):
+        with torch.inference_mode(), autocast(device, precision):
             for _ in range(max(warmup, 1)):
                 model(images)
-            sync(device)
-            latencies = []
-            for _ in range(iterations):
-                start = time.perf_counter()
-                model(images)
-                sync(device)
-                latencies.append((time.perf_counter() - start) * 1000)
-        points[str(batch)] = {"p50_ms": float(np.percentile(latencies, 50, method="linear")), "iterations": iterations}
+        sync(device)
+        points[str(batch)] = {
+            "p50_ms": _p50_ms(model, images, torch.inference_mode, device, precision, iterations),
+            "p50_ms_no_grad": _p50_ms(model, images, torch.no_grad, device, precision, iterations),
+            "iterations": iterations,
+        }
     return points
 
 

@@ -303,16 +303,22 @@ def _integer_axis(title: str, values: Iterable[int]) -> alt.X:
     )
 
 
-def figure_key(setup: Any) -> tuple[str, str, str, str]:
-    """What must match for runs to share a figure: accelerator, driver, power limit, dataset (frameworks share one, by colour)."""
-    return (setup.accelerator, setup.driver, setup.power_limit, setup.dataset)
+def figure_key(setup: Any) -> tuple[str, str, str, str, str]:
+    """What must match for runs to share a figure: accelerator, driver, power limit, dataset, measurement windows.
+
+    Frameworks share a figure, by colour. A quick check's shortened windows never share one with full windows.
+    """
+    return (setup.accelerator, setup.driver, setup.power_limit, setup.dataset, setup.window)
 
 
 def group_label(key: tuple[str, ...]) -> str:
-    """Name a comparable group: 'NVIDIA A100 (driver 550.54.15, 400 W limit), imagenet ilsvrc2012, pytorch'."""
-    accelerator, driver, power, dataset, *framework = key
+    """Name a comparable group: 'NVIDIA A100 (driver 550.54.15, 400 W limit), imagenet ilsvrc2012, pytorch'.
+
+    A quick check's group ends in its windows, e.g. ', windows x0.1 (quick check)'.
+    """
+    accelerator, driver, power, dataset, window, *framework = key
     conditions = "" if accelerator.startswith("CPU") or not (driver or power) else f" ({driver_and_power(driver, power)})"
-    return ", ".join([f"{accelerator}{conditions}", dataset, *framework])
+    return ", ".join([f"{accelerator}{conditions}", dataset, *framework, *([f"{window} (quick check)"] if window else [])])
 
 
 def _by_figure(rows: list[Any]) -> list[tuple[tuple[str, ...], list[Any]]]:
@@ -427,7 +433,7 @@ def latency_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
             alt.Y("latency_ms:Q", title="latency per batch (ms)"),
             "percentile",
             _rows_title("Latency percentiles vs batch size", tables, devices=tables[0].setup.devices),
-            group=group_label(key[:4]),
+            group=group_label(key[:5]),
             alt_text=f"Line chart of mean, p50, p90, p95 and p99 latency in milliseconds against batch size for {label}.",
             caption="Latency percentiles per batch of the latest run of this setup, colour by framework "
             f"({', '.join(t.latest.source for t in tables)}).",

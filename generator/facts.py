@@ -71,9 +71,9 @@ class Setup:
         return setup_label(self)
 
     @property
-    def comparable(self) -> tuple[str, str, str, str, str]:
-        """What must match for two setups to share a figure: accelerator, driver, power limit, dataset, framework."""
-        return (self.accelerator, self.driver, self.power_limit, self.dataset, self.framework)
+    def comparable(self) -> tuple[str, str, str, str, str, str]:
+        """What must match for two setups to share a table: accelerator, driver, power limit, dataset, windows, framework."""
+        return (self.accelerator, self.driver, self.power_limit, self.dataset, self.window, self.framework)
 
     @property
     def tab(self) -> str:

@@ -17,6 +17,7 @@ import yaml
 
 from generator.aggregate import aggregate
 from generator.build import build
+from generator.charts import figure_key, group_label
 from generator.derived import Summary
 from generator.facts import configuration, setup_label, setup_of
 from generator.formats import MISSING, duration, exact_seconds, latency_marks, scaling, summary_marks
@@ -109,6 +110,11 @@ def test_setup_key_separates_every_axis_the_site_never_mixes(tmp_path):
         other = setup_of(read_result(_variant(tmp_path, name, change)))
         assert other != base, name
         assert setup_label(other) != setup_label(base), name  # the label tells them apart too
+        if name not in ("devices", "precision"):  # rows of one table; everything else is its own table and figure
+            assert group_label(other.comparable) != group_label(base.comparable), name
+            assert name == "framework" or figure_key(other) != figure_key(base), name
+    quick = setup_of(read_result(_variant(tmp_path, "quick", changes["shortened windows"])))
+    assert group_label(quick.comparable).endswith(", pytorch, windows x0.1 (quick check)")
 
 
 def test_setup_label_names_driver_and_power_limit_and_a_cpu_as_a_cpu(tmp_path):
