@@ -369,3 +369,25 @@ def test_a_history_never_joins_two_power_limits(tmp_path):
     full = read_result(_variant(tmp_path, "full", lambda d: None))
     capped = read_result(_variant(tmp_path, "capped", lambda d: d["environment"]["accelerators"]["devices"][0].update(power_limit_w=250.0)))
     assert configuration(full) != configuration(capped) and "400 W limit" in configuration(full)
+
+
+def test_a_quick_checks_shortened_windows_are_named_in_their_own_table_tab_and_rows(tmp_path):
+    """A quick check (benchsite run --window-scale) of a setup the nightlies also run is never a row read as theirs."""
+    (original,) = NIGHTLY.rglob("*-throughput-pytorch-amp-fp16-74d96bd7.yaml")
+    data = yaml.safe_load(original.read_text(encoding="utf-8"))
+    data["run"]["id"] = data["run"]["id"][:-8] + "0c0c0c0c"
+    data["provenance"]["window_scale"] = 0.1
+    data["training"]["throughput"]["samples_per_s"] = 2345.6
+    extra = tmp_path / "results"
+    extra.mkdir()
+    (extra / "quick.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    with contextlib.redirect_stderr(io.StringIO()):
+        build([NIGHTLY, extra], tmp_path / "site", work_dir=tmp_path / "build")
+    html = page(tmp_path / "site", "models/resnet50-v1.5.html")
+    training = html[html.index('id="training-performance-results"') : html.index('id="energy"')]
+    tabs = re.findall(r'<label for="__tabbed_[^"]*">(.*?)</label>', training)
+    quick = [t for t in tabs if t.endswith("windows x0.1 (quick check)")]
+    assert len(quick) == 1 and quick[0].replace(", windows x0.1 (quick check)", "") in tabs  # beside the full-window tab
+    energy = [r for r in body_rows(html[html.index('id="energy"') :]) if "0c0c0c0c" in r]
+    assert energy and all("windows x0.1 (quick check)" in r for r in energy)
+    assert "2345.6" in training
