@@ -9,11 +9,15 @@ from dataclasses import dataclass
 from generator.aggregate import ConvergenceRow, LatencyRow
 from generator.derived import Summary, board_power_w, energy_kwh, energy_per_sample_j
 from generator.results import LoadedResult
-from runners.schema import Result
+from runners.schema import Result, WindowPower
 
 CPU_RUN = "no GPU power on a CPU run"
 NO_POWER = "a GPU of this run recorded no power (telemetry.gpus[].power_mean_w)"
 NO_TELEMETRY = "the run recorded no NVML telemetry (telemetry.gpus)"
+# Energy per image divides the power of the very window whose throughput it divides by: a run's average over its whole
+# length also covers model building, cuDNN's autotuning and data set-up at a fraction of the power (on the first H100
+# run, 293 W over the run against up to 604 W while timed), so it would understate joules per image.
+NO_WINDOW_POWER = "no board power over the timed window was recorded (files from before 2026-11-28 have only the whole run's)"
 
 
 @dataclass(frozen=True)
@@ -55,14 +59,30 @@ def average_power(runs: list[LoadedResult]) -> Energy:
     return _over_runs(runs, lambda _, power: power, NO_POWER)
 
 
+def _window_energy_per_sample(result: Result, power: WindowPower | None, samples_per_s: float) -> tuple[float | None, str]:
+    """Joules per sample of one timed window: its board power over its samples per second, or None and why not."""
+    if power is None:  # a CPU run, a GPU without power readings, or a file from before window power: say which
+        whole, why = run_power(result)
+        return None, why if whole is None else NO_WINDOW_POWER
+    devices = result.environment.launch.world_size
+    if power.gpus != devices:
+        return None, f"board power over the timed window recorded for {power.gpus} GPU(s), the run used {devices}"
+    return energy_per_sample_j(power.power_w, samples_per_s), ""
+
+
 def training_energy_per_sample(runs: list[LoadedResult]) -> Energy:
-    """Joules per training sample: each run's average power over its training throughput."""
-
-    def per_sample(result: Result, power: float) -> float | None:
-        rate = result.training.throughput if result.training else None
-        return energy_per_sample_j(power, rate.samples_per_s) if rate else None
-
-    return _over_runs(runs, per_sample, "no training throughput recorded")
+    """Joules per training sample: each run's board power over its measured steps over its training throughput."""
+    values, reason = [], "no training throughput recorded"
+    for loaded in runs:
+        rate = loaded.result.training.throughput if loaded.result.training else None
+        if rate is None:
+            continue
+        value, why = _window_energy_per_sample(loaded.result, rate.power, rate.samples_per_s)
+        if value is None:
+            reason = why
+        else:
+            values.append(value)
+    return Energy(Summary.of(values)) if values else Energy(None, reason)
 
 
 def energy_to_train(row: ConvergenceRow) -> Energy:
@@ -76,8 +96,6 @@ def energy_to_train(row: ConvergenceRow) -> Energy:
 
 
 def inference_energy_per_sample(row: LatencyRow) -> Energy:
-    """Joules per sample at one batch size: the run's average power (over the whole run) over that batch size's throughput."""
-    power, reason = run_power(row.source.result)
-    if power is None:
-        return Energy(None, reason)
-    return Energy(Summary.of([energy_per_sample_j(power, row.point.samples_per_s)]))
+    """Joules per sample at one batch size: the board power over that batch size's timed iterations over its throughput."""
+    value, reason = _window_energy_per_sample(row.source.result, row.point.power, row.point.samples_per_s)
+    return Energy(Summary.of([value])) if value is not None else Energy(None, reason)

@@ -265,6 +265,19 @@ class Dataset(Strict):
 # --- training --------------------------------------------------------------
 
 
+class WindowPower(Strict):
+    """NVML board power over one timed window: energy per sample divides it by that window's samples per second."""
+
+    power_w: NonNegFloat = Field(
+        description="Mean board power over the window, summed over the GPUs sampled: NVML's total-energy counter (joules "
+        "between the first and last readings inside the window, over the seconds between them), else the mean of the power "
+        "readings inside it."
+    )
+    gpus: PosInt = Field(description="GPUs sampled: every GPU the run's rank 0 saw.")
+    readings: PosInt = Field(description="Readings per GPU inside the window (the fewest of any GPU), one each interval_s.")
+    method: Literal["energy counter", "power readings"]
+
+
 class Throughput(Strict):
     samples_per_s: PosFloat = Field(description="End to end: total samples / total wall time of the measured steps.")
     samples_per_s_per_device: PosFloat | None = Field(None, description="samples_per_s / world_size.")
@@ -275,6 +288,11 @@ class Throughput(Strict):
     measured_samples: PosInt
     measured_time_s: PosFloat
     timer: Name
+    power: WindowPower | None = Field(
+        None,
+        description="Board power over the measured steps (throughput mode) or the training clock (convergence mode); null "
+        "without NVIDIA GPUs and in files written before 2026-11-28.",
+    )
 
 
 class TimeToTarget(Strict):
@@ -381,6 +399,9 @@ class InferencePoint(Strict):
     latency_ms: LatencyStats
     sample_count: PosInt = Field(description="Number of timed iterations behind the percentiles.")
     low_sample_percentiles: ShortNames = Field([], description="Percentiles with too few samples beyond them to be trusted.")
+    power: WindowPower | None = Field(
+        None, description="Board power over this batch size's timed iterations; null without NVIDIA GPUs and in older files."
+    )
     # One string, not a YAML list: PyYAML parses a list number by number (benchmarks/latency_samples.py: 7.6 ms a file
     # as a list, 2.8 ms as a string, 2.6 ms without samples), and a list of floats takes ~4x the memory of the string.
     latency_samples_ms: Annotated[str, Field(max_length=MAX_LATENCY_SAMPLES * 16, pattern=LATENCY_SAMPLES_PATTERN)] | None = Field(

@@ -98,6 +98,7 @@ def execute(spec: RunSpec) -> Path | None:
         spec = spec.model_copy(update={"launch": backend.launch})  # and the launch (one process driving several GPUs)
         print(f"[{spec.run_id}] {spec.framework} {spec.mode.value} {spec.precision} on {device}", flush=True)
         sampler = start_sampler(accelerators) if process_rank() == 0 else None
+        backend.power_meter = sampler  # the modes ask it for the power of the windows they time
         try:
             measured = get_mode(spec.mode.value)(backend, progress=_progress_printer())
         finally:

@@ -130,6 +130,54 @@ def test_sampler_summarises_power_energy_clocks_and_throttling():
         assert gpu.throttle_reasons == ["sw_power_cap", "sw_thermal_slowdown"]
 
 
+def steady_nvml(devices: int, counter_w: float | None) -> SimpleNamespace:
+    """The sampling fake NVML with an energy counter rising at ``counter_w`` watts of perf_counter time (None: not
+    supported) and power readings of a steady 250 W, so a figure says which of the two it came from."""
+    import time
+
+    fake = sampling_nvml(devices)
+    fake.nvmlDeviceGetPowerUsage = lambda h: 250_000  # mW
+    if counter_w is None:
+
+        def unsupported(handle):
+            raise fake.NVMLError("Not Supported")
+
+        fake.nvmlDeviceGetTotalEnergyConsumption = unsupported
+    else:
+        fake.nvmlDeviceGetTotalEnergyConsumption = lambda h: round(time.perf_counter() * counter_w * 1000)  # mJ
+    return fake
+
+
+def _timed_window(sampler, seconds: float) -> tuple[float, float]:
+    import time
+
+    time.sleep(0.05)
+    start = time.perf_counter()
+    time.sleep(seconds)
+    end = time.perf_counter()
+    time.sleep(0.05)
+    return start, end
+
+
+def test_window_power_is_the_energy_counters_joules_over_its_seconds_summed_over_the_gpus():
+    sampler = nvml_facts.NvmlSampler(steady_nvml(2, counter_w=300.0), [0, 1], interval_s=0.01).start()
+    start, end = _timed_window(sampler, 0.2)
+    sampler.stop()
+    power = sampler.window_power(start, end)
+    assert power.method == "energy counter" and power.gpus == 2 and power.readings >= 5
+    assert power.power_w == pytest.approx(2 * 300.0, rel=0.01)  # the counter's rate, not the 250 W readings
+    assert sampler.window_power(end + 10, end + 11) is None  # no reading inside: no figure
+
+
+def test_window_power_falls_back_to_the_power_readings_without_an_energy_counter():
+    sampler = nvml_facts.NvmlSampler(steady_nvml(1, counter_w=None), [0], interval_s=0.01).start()
+    start, end = _timed_window(sampler, 0.1)
+    (gpu,) = sampler.stop()
+    power = sampler.window_power(start, end)
+    assert (power.method, power.gpus, power.power_w) == ("power readings", 1, 250.0) and power.readings >= 3
+    assert gpu.energy_j is None and gpu.power_mean_w == 250.0
+
+
 def test_clock_event_names():
     assert nvml_facts.clock_event_names(0) == []
     assert nvml_facts.clock_event_names(0x1 | 0x40) == ["gpu_idle", "hw_thermal_slowdown"]

@@ -139,3 +139,32 @@ def test_torchrun_two_processes_train_and_write_exactly_one_file(tmp_path: Path,
     assert tp.samples_per_s_per_device == pytest.approx(tp.samples_per_s / 2)
     assert [e.epoch for e in training.curve] == [1, 2]
     assert proc.stdout.count("epoch 1/2") == 1  # progress from rank 0 only
+
+
+def test_each_timed_window_records_the_board_power_of_that_window_only(tmp_path: Path):
+    """Energy per image divides a window's power by that window's throughput: the modes ask the worker's NVML sampler
+    (here over a fake NVML whose energy counter rises at 300 W) for the power of exactly the windows they time."""
+    from test_environment import steady_nvml
+
+    from runners.frameworks.pytorch import PyTorchBackend
+    from runners.launch import RunRequest, plan_runs
+    from runners.modes import get_mode
+    from runners.suites import load_suite
+    from runners.telemetry.nvml import NvmlSampler
+
+    suite = Path(__file__).parent.parent / "benchmarks" / "gpu_check_dry_run.yaml"
+    for mode in ("throughput", "inference"):
+        request = RunRequest(suite=str(suite), modes=[mode], results_dir=tmp_path, synthetic=True, device="cpu")
+        (spec,) = plan_runs(load_suite(suite), request)
+        backend = PyTorchBackend(spec, None, "cpu")
+        sampler = backend.power_meter = NvmlSampler(steady_nvml(1, counter_w=300.0), [0], interval_s=0.01).start()
+        try:
+            measured = get_mode(mode)(backend, progress=lambda line: None)
+        finally:
+            sampler.stop()
+        windows = [measured.training.throughput] if mode == "throughput" else measured.inference.results
+        assert len(windows) == (1 if mode == "throughput" else 2)
+        for window in windows:
+            assert window.power.method == "energy counter" and window.power.gpus == 1 and window.power.readings >= 2
+            assert window.power.power_w == pytest.approx(300.0, rel=0.02)
+    assert PyTorchBackend(spec, None, "cpu").window_power(0.0, 1e9) is None  # no sampler (a CPU machine): no figure

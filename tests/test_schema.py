@@ -113,6 +113,7 @@ def test_a_v1_file_reads_through_the_migration_as_the_current_version():
     assert result.schema_version == SCHEMA_VERSION == 2
     data = result_to_data(result)
     assert [p.pop("latency_samples_ms") for p in data["inference"]["results"]] == [None, None, None]  # not invented
+    assert [p.pop("power") for p in data["inference"]["results"]] == [None, None, None]  # a later optional field: null
     assert data == {**raw, "schema_version": 2}  # and nothing else changed
     text = dump_result_yaml(result)
     assert text.startswith("schema_version: 2\n") and read_result_bytes(text.encode(), V1_INFERENCE) == result

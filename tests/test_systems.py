@@ -218,8 +218,13 @@ def test_a_setup_run_on_two_identical_machines_links_the_latest_and_lists_both(s
 
 
 def _power(result) -> float:
-    """By hand: the sum of the run's GPUs' mean board power."""
+    """By hand: the sum of the run's GPUs' mean board power over the whole run."""
     return sum(g.power_mean_w for g in result.telemetry.gpus)
+
+
+def _window_joules(power, samples_per_s: float) -> float:
+    """By hand: joules per sample of one timed window, its board power (the sum over its GPUs) over its samples per second."""
+    return power.power_w / samples_per_s
 
 
 def test_energy_on_the_model_page_equals_hand_computation(site):
@@ -228,7 +233,9 @@ def test_energy_on_the_model_page_equals_hand_computation(site):
     runs = nightly_runs("dgx-a100-1", "convergence", "amp-fp16", 8)
     assert len(runs) == 3
     power = [_power(r) for r in runs]  # 8 x 371 W - (0 + 1 + ... + 7) W = 2940 W
-    joules = [p / r.training.throughput.samples_per_s for p, r in zip(power, runs, strict=True)]
+    # per image: the power of the timed window (1.25x the run's mean here: 3675 W), not of the whole run
+    joules = [_window_joules(r.training.throughput.power, r.training.throughput.samples_per_s) for r in runs]
+    assert runs[0].training.throughput.power.power_w == 3675.0 and runs[0].training.throughput.power.gpus == 8
     kwh = [p * r.training.time_to_target.time_to_target_s / 3.6e6 for p, r in zip(power, runs, strict=True)]
     assert power[0] == 2940.0
     (row,) = [cells(r) for r in rows(energy) if "400 W limit" in r and "amp-fp16" in r and "convergence" in r and "8x" in r]
@@ -242,15 +249,15 @@ def test_energy_on_the_model_page_equals_hand_computation(site):
 def test_inference_energy_per_batch_size_equals_hand_computation(site):
     html = (site / "models" / "resnet50-v1.5.html").read_text(encoding="utf-8")
     (run,) = nightly_runs("dgx-a100-1", "inference", "amp-fp16", 1)
-    power = _power(run)
-    for point in run.inference.results:
+    for point in run.inference.results:  # each batch size's own timed window: 0.7x the run's mean at 1 up to 1.3x at 256
         mean_ms = f"{point.latency_ms.mean:.3f}".rstrip("0").rstrip(".")
         (row,) = [c for r in rows(html) if len(c := cells(r)) > 8 and c[0] == str(point.batch_size) and c[3] == mean_ms]
-        assert first_number(row[8]) == round(power / point.samples_per_s, 3)
+        assert first_number(row[8]) == round(_window_joules(point.power, point.samples_per_s), 3)
     ranking = (site / "rankings" / "inference.html").read_text(encoding="utf-8")
     point = next(p for p in run.inference.results if p.batch_size == 1)
     (row,) = [cells(r) for r in rows(ranking) if "400 W limit" in r and "amp-fp16" in r]
-    assert first_number(row[6]) == round(power / point.samples_per_s, 3) == 0.697
+    assert point.power.power_w == 287.0 * 0.7  # 200.9 W
+    assert first_number(row[6]) == round(_window_joules(point.power, point.samples_per_s), 3) == round(200.9 / 412.0, 3) == 0.488
 
 
 def test_energy_columns_in_rankings_and_leaderboard_equal_hand_computation(site):
@@ -263,7 +270,7 @@ def test_energy_columns_in_rankings_and_leaderboard_equal_hand_computation(site)
     (run,) = nightly_runs("dgx-a100-2", "inference", "amp-fp16", 1)
     point = next(p for p in run.inference.results if p.batch_size == 1)
     (row,) = [cells(r) for r in rows(board) if "250 W limit" in r]
-    assert first_number(row[8]) == round(_power(run) / point.samples_per_s, 3)
+    assert first_number(row[8]) == round(_window_joules(point.power, point.samples_per_s), 3)
 
 
 def test_cpu_rows_and_gpus_without_power_show_a_dash_with_the_reason(site):

@@ -14,7 +14,7 @@ from runners.checkpoints import read_json, weights_dir
 from runners.datasets import DatasetInfo
 from runners.record import RunSpec
 from runners.registry import get_framework
-from runners.schema import Launch
+from runners.schema import Launch, WindowPower
 
 RANDOM_INIT = "random-init (no trained weights of this benchmark in the cache; run its convergence mode first)"
 
@@ -82,6 +82,11 @@ class Backend(ABC):
     compile_time_s: float | None = None
     oom_errors: tuple[type[BaseException], ...] = ()  # the framework's out-of-memory exceptions
     weights_file: str = ""  # the trained weights' file name in weights_dir (see read_weights)
+    power_meter: Any = None  # the worker's NVML sampler (window_power(start, end)) on rank 0 with NVIDIA GPUs, else None
+
+    def window_power(self, start: float, end: float) -> WindowPower | None:
+        """Board power over a window timed with ``time.perf_counter()``, or None without a power meter."""
+        return self.power_meter.window_power(start, end) if self.power_meter is not None else None
 
     def __init__(self, spec: RunSpec, dataset: DatasetInfo | None, device: str) -> None:
         self.spec, self.dataset, self.device = spec, dataset, device

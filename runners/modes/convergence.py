@@ -75,7 +75,8 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> ModeResult
     resumed = done is not None
     done = done or Progress()
 
-    clock_start = time.perf_counter() - done.clock_s
+    window_start = time.perf_counter()  # this process's part of the training clock, for its board power
+    clock_start = window_start - done.clock_s
     backend.open_data()
     reached_at: float | None = None
     last_eval = None
@@ -106,6 +107,7 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> ModeResult
             done.epoch, done.clock_s = epoch, time.perf_counter() - clock_start
             backend.save_checkpoint(checkpoint_dir(spec), asdict(done))
         testhooks.kill_after_epoch(epoch)
+    window_end = time.perf_counter()
     if reached_at is None:
         progress(f"  target {target.metric} >= {target.value} not reached in {cfg.max_epochs} epochs")
     else:
@@ -130,6 +132,7 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> ModeResult
                 measured_samples=done.samples,
                 measured_time_s=done.train_time_s,
                 timer="time.perf_counter",
+                power=backend.window_power(window_start, window_end),
             ),
             time_to_target=TimeToTarget(
                 metric=target.metric,

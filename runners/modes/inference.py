@@ -23,7 +23,8 @@ def measure_batch(backend: Backend, batch_size: int, warmup: int, min_iterations
     start = time.perf_counter()
     while len(latencies_ms) < min_iterations or time.perf_counter() - start < min_time_s:
         latencies_ms.append(backend.timed_infer(batch))  # device time: CUDA events on a GPU, perf_counter + sync on a CPU
-    duration = time.perf_counter() - start
+    end = time.perf_counter()
+    duration = end - start
     n = len(latencies_ms)
     return InferencePoint(
         batch_size=batch_size,
@@ -35,6 +36,7 @@ def measure_batch(backend: Backend, batch_size: int, warmup: int, min_iterations
         latency_ms=latency_stats(latencies_ms),
         sample_count=n,
         low_sample_percentiles=low_sample_percentiles(n),
+        power=backend.window_power(start, end),
         latency_samples_ms=stored_latency_samples(latencies_ms),
     )
 

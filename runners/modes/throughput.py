@@ -21,20 +21,21 @@ from runners.stats import samples_per_second
 MAX_WINDOWS = 4
 
 
-def _timed(backend: Backend, steps: int, cached_batch: bool) -> tuple[float, int]:
+def _timed(backend: Backend, steps: int, cached_batch: bool) -> tuple[float, float, int]:
+    """Run ``steps`` steps; return the window's perf_counter start and end, and its samples."""
     start = time.perf_counter()
     stats = backend.train_steps(steps, cached_batch=cached_batch)
-    return time.perf_counter() - start, stats.samples
+    return start, time.perf_counter(), stats.samples
 
 
-def _window(backend: Backend, steps: int, min_time_s: float, cached_batch: bool) -> tuple[int, float, int]:
+def _window(backend: Backend, steps: int, min_time_s: float, cached_batch: bool) -> tuple[int, float, float, int]:
     """Measure ``steps`` steps; lengthen and measure again until the window lasts at least ``min_time_s``."""
     for _ in range(MAX_WINDOWS):
-        elapsed, samples = _timed(backend, steps, cached_batch)
-        if elapsed >= min_time_s:
+        start, end, samples = _timed(backend, steps, cached_batch)
+        if end - start >= min_time_s:
             break
-        steps = max(steps + 1, math.ceil(steps * min_time_s / max(elapsed, 1e-6) * 1.1))
-    return steps, elapsed, samples
+        steps = max(steps + 1, math.ceil(steps * min_time_s / max(end - start, 1e-6) * 1.1))
+    return steps, start, end, samples
 
 
 def run(backend: Backend, progress: Callable[[str], None] = print) -> ModeResult:
@@ -51,8 +52,10 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> ModeResult
         backend.train_steps(cfg.warmup_steps - 1, cached_batch=False)
     progress(f"  warm-up: {cfg.warmup_steps} step(s), first step {first_step_s:.2f}s")
 
-    steps, e2e_time, local_samples = _window(backend, cfg.min_steps, cfg.min_time_s, cached_batch=False)
-    compute_time, compute_samples = _timed(backend, steps, cached_batch=True)
+    steps, e2e_start, e2e_end, local_samples = _window(backend, cfg.min_steps, cfg.min_time_s, cached_batch=False)
+    e2e_time = e2e_end - e2e_start
+    compute_start, compute_end, compute_samples = _timed(backend, steps, cached_batch=True)
+    compute_time = compute_end - compute_start
     total = local_samples * world
     throughput = Throughput(
         samples_per_s=samples_per_second(total, e2e_time),
@@ -64,6 +67,7 @@ def run(backend: Backend, progress: Callable[[str], None] = print) -> ModeResult
         measured_samples=total,
         measured_time_s=e2e_time,
         timer=f"time.perf_counter around {steps} steps, device synchronised at the window ends",
+        power=backend.window_power(e2e_start, e2e_end),
     )
     progress(
         f"  {steps} steps in {e2e_time:.2f}s: {throughput.samples_per_s:.1f} samples/s end to end, "

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import statistics
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from runners.schema import Accelerator, Accelerators, GpuTelemetry
+from runners.schema import Accelerator, Accelerators, GpuTelemetry, WindowPower
 
 
 def _text(value: Any) -> str:
@@ -133,24 +134,62 @@ READINGS: tuple[Reading, ...] = (
 )
 
 
+POWER, ENERGY = 0, 1  # READINGS' board power (W) and total-energy counter (mJ), which timed windows are measured from
+
+
 class NvmlSampler:
-    """Sample every visible GPU on a background thread; ``stop()`` returns one GpuTelemetry per GPU."""
+    """Sample every visible GPU on a background thread; ``stop()`` returns one GpuTelemetry per GPU.
+
+    Each sample's power and energy readings are also kept with their ``time.perf_counter()``, so that
+    ``window_power(start, end)`` gives the board power of a window the modes timed with the same clock.
+    """
 
     def __init__(self, nvml: Any, indices: list[int], interval_s: float = 0.1) -> None:
         self.nvml, self.indices, self.interval_s = nvml, indices, interval_s
         self.handles = {i: nvml.nvmlDeviceGetHandleByIndex(i) for i in indices}
         self.series: dict[int, list[list[float]]] = {i: [[] for _ in READINGS] for i in indices}
+        self.timed: dict[int, list[tuple[float, float | None, float | None]]] = {i: [] for i in indices}  # (t, W, mJ)
         self.samples = dict.fromkeys(indices, 0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="benchsite-nvml", daemon=True)
 
     def _sample(self, index: int) -> None:
         handle = self.handles[index]
+        read = []
         for reading, values in zip(READINGS, self.series[index], strict=True):
             value = _optional(reading.read, self.nvml, handle)
             if value is not None:
                 values.append(value)
+            read.append(value)
+        self.timed[index].append((time.perf_counter(), read[POWER], read[ENERGY]))
         self.samples[index] += 1
+
+    def window_power(self, start: float, end: float) -> WindowPower | None:
+        """Board power between two ``time.perf_counter()`` instants, summed over the GPUs; None with too few readings.
+
+        Per GPU: the total-energy counter's joules between the first and last readings inside the window, over the
+        seconds between them (two readings at least); else, where the counter is not supported, the mean of the power
+        readings inside it. NVML's power reading is itself averaged over up to a second on recent GPUs; the counter is not.
+        """
+        watts, counts, methods = [], [], set()
+        for index in self.indices:
+            inside = [sample for sample in list(self.timed[index]) if start <= sample[0] <= end]
+            energy = [(t, mj) for t, _, mj in inside if mj is not None]
+            power = [w for _, w, _ in inside if w is not None]
+            if len(energy) >= 2 and energy[-1][0] > energy[0][0]:
+                watts.append((energy[-1][1] - energy[0][1]) / 1000 / (energy[-1][0] - energy[0][0]))
+                counts.append(len(energy))
+                methods.add("energy counter")
+            elif power:
+                watts.append(statistics.fmean(power))
+                counts.append(len(power))
+                methods.add("power readings")
+            else:
+                return None
+        if not watts:
+            return None
+        method = "power readings" if "power readings" in methods else "energy counter"
+        return WindowPower(power_w=sum(watts), gpus=len(watts), readings=min(counts), method=method)
 
     def _loop(self) -> None:
         while True:

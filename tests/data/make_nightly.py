@@ -80,6 +80,9 @@ INFERENCE_POWER_W = {
     ("H100", "tf32"): None,
 }
 TELEMETRY_INTERVAL_S = 0.1
+# Board power over a timed window, as a multiple of the run's mean (which also covers set-up at lower power): training's
+# measured steps draw 1.25x; an inference batch size from 0.7x (batch 1) up to 1.3x (batch 256).
+TRAINING_WINDOW_FACTOR = 1.25
 START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 
 
@@ -170,7 +173,19 @@ def precision_flags(precision: str) -> dict:
     }
 
 
-def training(spec: RunSpec, rate: float) -> dict:
+def window_power(devices: int, power_w: float | None, factor: float) -> dict | None:
+    """What runners.telemetry.nvml.NvmlSampler.window_power records: the sum over the GPUs of each one's window power."""
+    if power_w is None:
+        return None
+    watts = sum((power_w - i) * factor for i in range(devices))
+    return {"power_w": watts, "gpus": devices, "readings": 100, "method": "energy counter"}
+
+
+def inference_window_factor(batch: int) -> float:
+    return 0.7 + 0.6 * (batch - 1) / 255
+
+
+def training(spec: RunSpec, rate: float, power_w: float | None) -> dict:
     devices, batch = spec.launch.world_size, spec.benchmark.training.batch_size
     steps = 500
     return {
@@ -191,6 +206,7 @@ def training(spec: RunSpec, rate: float) -> dict:
             "measured_samples": steps * batch * devices,
             "measured_time_s": steps * batch * devices / rate,
             "timer": "time.perf_counter+synchronize",
+            "power": window_power(devices, power_w, TRAINING_WINDOW_FACTOR),
         },
         "weak_scaling": True,
         "model_flops_per_sample": FLOPS,
@@ -202,7 +218,7 @@ def convergence(key: tuple, index: int, count: int, top1: float, ttt: float, rat
     run_id, group = ids(Mode.convergence, precision, gpu, devices, started, index)
     spec = spec_of(Mode.convergence, precision, devices, run_id, group, index, count)
     data = result(spec, gpu, started, ttt + 240.0)
-    tr = data["training"] = {**data["training"], **training(spec, rate)}
+    tr = data["training"] = {**data["training"], **training(spec, rate, TRAINING_POWER_W[(gpu, precision)])}
     epochs = 38
     tr["time_to_target"] = {
         "metric": "top1",
@@ -238,7 +254,8 @@ def throughput(key: tuple, rate: float, started: datetime) -> Result:
     run_id, group = ids(Mode.throughput, precision, gpu, devices, started, 0)
     spec = spec_of(Mode.throughput, precision, devices, run_id, group, 0, 1)
     data = result(spec, gpu, started, 180.0)
-    data["training"] |= training(spec, rate) | {"time_to_target": None, "curve": [], "final_metrics": {}, "per_subject": []}
+    data["training"] |= training(spec, rate, TRAINING_POWER_W[(gpu, precision)])
+    data["training"] |= {"time_to_target": None, "curve": [], "final_metrics": {}, "per_subject": []}
     data["telemetry"]["gpus"] = gpu_telemetry(devices, TRAINING_POWER_W[(gpu, precision)], 180.0)
     return Result.model_validate(data)
 
@@ -281,6 +298,7 @@ def inference(key: tuple, top1: float, rate1: float, rate256: float, started: da
                 "latency_ms": lat,
                 "sample_count": iterations,
                 "low_sample_percentiles": [],
+                "power": window_power(1, INFERENCE_POWER_W[key], inference_window_factor(batch)),
             }
         )
     data["telemetry"]["gpus"] = gpu_telemetry(1, INFERENCE_POWER_W[key], 400.0)
