@@ -402,6 +402,8 @@ def run_line(result: dict[str, Any]) -> str:
     if run["mode"] == "throughput":
         tp = result["training"]["throughput"]
         text = f" {tp['samples_per_s']:9.1f} img/s (compute {tp['compute_samples_per_s']:.1f}), {tp['measured_steps']} steps"
+        if tp.get("power"):
+            text += f", {tp['power']['power_w']:.0f} W while timed"
     else:
         points = result["inference"]["results"]
         text = " p50 " + ", ".join(f"b{p['batch_size']} {p['latency_ms']['p50']:.3f} ms" for p in points)

@@ -134,6 +134,10 @@ def test_a_real_run_records_nvml_telemetry(recorded):
         sampled = (gpu.power_mean_w, gpu.energy_j, gpu.sm_clock_mean_mhz, gpu.memory_used_max_mib)
         assert all(value is not None and value > 0 for value in sampled), gpu
         assert result.telemetry.framework_peak_allocated_mib > 0
+        windows = [result.training.throughput] if result.training else result.inference.results
+        for window in windows:  # the power of each timed window, which energy per image divides by
+            assert window.power is not None and window.power.power_w > 0 and window.power.gpus == 1, window
+            assert window.power.method == "energy counter" and window.power.readings >= 2
         packages = result.environment.packages  # the GPU libraries torch used, for "what changed" on a regression
         assert packages["cuda"] == torch.version.cuda and packages["cudnn"] == str(torch.backends.cudnn.version())
 
