@@ -25,7 +25,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from runners.registry import framework_names, launch_engines
 
-SCHEMA_VERSION = 2  # what new runs write; older files are migrated on reading (see MIGRATIONS)
+SCHEMA_VERSION = 3  # what new runs write; older files are migrated on reading (see MIGRATIONS)
 MAX_RESULT_FILE_BYTES = 4 * 1024 * 1024
 RESULT_SUFFIXES = (".yaml", ".yml")
 
@@ -291,7 +291,7 @@ class Throughput(Strict):
     power: WindowPower | None = Field(
         None,
         description="Board power over the measured steps (throughput mode) or the training clock (convergence mode); null "
-        "without NVIDIA GPUs and in files written before 2026-11-28.",
+        "without NVIDIA GPUs and in files written before schema_version 3.",
     )
 
 
@@ -400,7 +400,7 @@ class InferencePoint(Strict):
     sample_count: PosInt = Field(description="Number of timed iterations behind the percentiles.")
     low_sample_percentiles: ShortNames = Field([], description="Percentiles with too few samples beyond them to be trusted.")
     power: WindowPower | None = Field(
-        None, description="Board power over this batch size's timed iterations; null without NVIDIA GPUs and in older files."
+        None, description="Board power over this batch size's timed iterations; null without NVIDIA GPUs and before schema_version 3."
     )
     # One string, not a YAML list: PyYAML parses a list number by number (benchmarks/latency_samples.py: 7.6 ms a file
     # as a list, 2.8 ms as a string, 2.6 ms without samples), and a list of floats takes ~4x the memory of the string.
@@ -475,7 +475,7 @@ class Telemetry(Strict):
 class Result(Strict):
     """One run of one benchmark: the content of one file in ``results/``."""
 
-    schema_version: Literal[2]
+    schema_version: Literal[3]
     run: Run
     provenance: Provenance
     environment: Environment
@@ -511,7 +511,14 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "schema_version": 2}
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2,)
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 added the optional training.throughput.power and inference.results[].power (board power over each timed
+    window, which energy per image divides by); a version-2 file stored none. A benchsite that reads 2 refuses a version-3
+    file by its version, naming the upgrade, not by the field it does not know."""
+    return {**data, "schema_version": 3}
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2, _v2_to_v3)
 
 
 # --- reading and writing files ---------------------------------------------

@@ -365,20 +365,20 @@ def test_a_cached_parse_of_a_v1_file_does_not_survive_a_schema_change(tmp_path, 
     def load() -> list[str]:
         parsed.clear()
         report = load_results_cached([results], cache)
-        assert [(r.path.name, r.result.schema_version) for r in report.results] == [("old.yaml", 2)]
-        message = f"schema_version: 3 is newer than this benchsite reads (2); upgrade with: {upgrade_command()}"
+        assert [(r.path.name, r.result.schema_version) for r in report.results] == [("old.yaml", 3)]
+        message = f"schema_version: 4 is newer than this benchsite reads (3); upgrade with: {upgrade_command()}"
         assert [str(p) for p in report.problems] == [f"{results / 'newer.yaml'}: {message}"]
         return sorted(parsed)
 
     assert load() == ["newer.yaml", "old.yaml"]
     assert load() == []  # nothing changed: both answers come from the cache
-    monkeypatch.setattr(runners.schema, "SCHEMA_VERSION", 3)  # (the newer file now fails on its fields instead)
+    monkeypatch.setattr(runners.schema, "SCHEMA_VERSION", 4)  # (the newer file now fails on its fields instead)
     parsed.clear()
     load_results_cached([results], cache)
     assert sorted(parsed) == ["newer.yaml", "old.yaml"]
     monkeypatch.undo()
     monkeypatch.setattr(generator.cache, "read_result", lambda path: parsed.append(Path(path).name) or read_result(path))
-    assert load() == ["newer.yaml", "old.yaml"]  # back to version 2: parsed again, not served from version 3's cache
+    assert load() == ["newer.yaml", "old.yaml"]  # back to version 3: parsed again, not served from version 4's cache
     monkeypatch.setattr(runners.schema, "MIGRATIONS", (*runners.schema.MIGRATIONS, lambda data: data))
     assert load() == ["newer.yaml", "old.yaml"]
 

@@ -64,7 +64,7 @@ def test_inference_stores_the_raw_latencies_behind_its_percentiles(modes_run):
         assert len(result.inference.results) == 2
         for point in result.inference.results:
             assert_stored_latencies(point)
-    assert all(p.read_text(encoding="utf-8").startswith("schema_version: 2\n") for p in iter_result_files(modes_run[2]))
+    assert all(p.read_text(encoding="utf-8").startswith("schema_version: 3\n") for p in iter_result_files(modes_run[2]))
 
 
 def test_fp32_never_silently_means_tf32_and_tf32_on_cpu_is_a_failed_record(modes_run):

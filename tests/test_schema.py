@@ -110,13 +110,13 @@ def test_a_v1_file_reads_through_the_migration_as_the_current_version():
     raw = yaml.safe_load(V1_INFERENCE.read_text())
     assert raw["schema_version"] == 1 and all("latency_samples_ms" not in p for p in raw["inference"]["results"])
     result = read_result(V1_INFERENCE)
-    assert result.schema_version == SCHEMA_VERSION == 2
+    assert result.schema_version == SCHEMA_VERSION == 3
     data = result_to_data(result)
     assert [p.pop("latency_samples_ms") for p in data["inference"]["results"]] == [None, None, None]  # not invented
     assert [p.pop("power") for p in data["inference"]["results"]] == [None, None, None]  # a later optional field: null
-    assert data == {**raw, "schema_version": 2}  # and nothing else changed
+    assert data == {**raw, "schema_version": 3}  # and nothing else changed
     text = dump_result_yaml(result)
-    assert text.startswith("schema_version: 2\n") and read_result_bytes(text.encode(), V1_INFERENCE) == result
+    assert text.startswith("schema_version: 3\n") and read_result_bytes(text.encode(), V1_INFERENCE) == result
 
 
 def _with_samples(result, index: int, samples: str):

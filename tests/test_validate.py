@@ -102,17 +102,17 @@ CASES = [
     Case("unknown-status", (("run.status", STATUS_CHOICES),), file="unknown_status.yaml"),
     Case(
         "unknown-schema-version",
-        (("schema_version", "unknown schema_version 0; this benchsite reads 1 to 2"),),
+        (("schema_version", "unknown schema_version 0; this benchsite reads 1 to 3"),),
         file="unknown_schema_version.yaml",
     ),
     Case(
         "newer-schema-version",
-        (("schema_version", "3 is newer than this benchsite reads (2); upgrade with: "),),
+        (("schema_version", "4 is newer than this benchsite reads (3); upgrade with: "),),
         file="newer_schema_version.yaml",
     ),
     Case(
         "bool-schema-version",
-        (("schema_version", "unknown schema_version True; this benchsite reads 1 to 2"),),
+        (("schema_version", "unknown schema_version True; this benchsite reads 1 to 3"),),
         file="schema_version_bool.yaml",
     ),
     Case("missing-schema-version", (("schema_version", "missing; every result file must carry it"),), file="missing_schema_version.yaml"),
@@ -191,12 +191,12 @@ def test_read_result_reports_each_problem(case: Case, tmp_path: Path, monkeypatc
 
 def test_a_file_newer_than_this_benchsite_is_one_line_naming_the_upgrade(tmp_path: Path):
     """Issue #15 item 6: a newer file is refused by its version alone (not by the fields that version added), the rest load."""
-    assert SCHEMA_VERSION == 2  # the fixture says 3: one past what this benchsite reads
+    assert SCHEMA_VERSION == 3  # the fixture says 4: one past what this benchsite reads
     newer = Path(shutil.copyfile(MALFORMED / "newer_schema_version.yaml", tmp_path / "newer.yaml"))
     shutil.copyfile(VALID / "inference.yaml", tmp_path / "older.yaml")
     with pytest.raises(ResultFileError) as info:
         read_result(newer)
-    assert str(info.value) == f"{newer}: schema_version: 3 is newer than this benchsite reads (2); upgrade with: {upgrade_command()}"
+    assert str(info.value) == f"{newer}: schema_version: 4 is newer than this benchsite reads (3); upgrade with: {upgrade_command()}"
     report = load_results([tmp_path])
     assert [r.path.name for r in report.results] == ["older.yaml"]
     assert [str(p) for p in report.problems] == [str(info.value)]

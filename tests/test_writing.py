@@ -137,4 +137,4 @@ def test_a_recorded_local_path_does_not_name_the_home_folder(tmp_path, monkeypat
 def test_a_v1_result_is_written_again_as_the_current_schema_version(tmp_path: Path):
     sample = _sample()  # tests/data/valid/inference.yaml says schema_version: 1
     path = write_result(_with_run(sample, id=_fresh_id(sample)), tmp_path)
-    assert path.read_text(encoding="utf-8").startswith("schema_version: 2\n")
+    assert path.read_text(encoding="utf-8").startswith("schema_version: 3\n")
