@@ -267,13 +267,13 @@ def test_validate_reads_a_v1_file_through_the_migrations_and_refuses_a_newer_one
     results = tmp_path / "results"
     results.mkdir()
     shutil.copyfile(ROOT / "tests" / "data" / "v1" / "inference.yaml", results / "v1.yaml")  # a real run's file of 2026-11-26
-    shutil.copyfile(ROOT / "tests" / "data" / "malformed" / "newer_schema_version.yaml", results / "v3.yaml")
+    shutil.copyfile(ROOT / "tests" / "data" / "malformed" / "newer_schema_version.yaml", results / "newer.yaml")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     cli = [sys.executable, "-m", "generator.ops.cli", "validate", str(results)]
     proc = subprocess.run(cli, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert (proc.returncode, proc.stdout) == (1, f"1 valid, 1 invalid result file(s) in {results}\n")
-    newer = f"schema_version: 3 is newer than this benchsite reads ({SCHEMA_VERSION}); upgrade with: {upgrade_command()}"
-    assert proc.stderr.splitlines()[0] == f"{results / 'v3.yaml'}: {newer}"
+    newer = f"schema_version: {SCHEMA_VERSION + 1} is newer than this benchsite reads ({SCHEMA_VERSION}); upgrade with: {upgrade_command()}"
+    assert proc.stderr.splitlines()[0] == f"{results / 'newer.yaml'}: {newer}"
 
 
 # --- One source of truth each (issue 15, item 5) ---
