@@ -338,9 +338,14 @@ def reference(check: Check, round_: int, results: str) -> str:
     if code != 0:
         raise CheckError(f"the reference failed: {output.strip().splitlines()[-1:]}")
     ref = json.loads(output.strip().splitlines()[-1])
-    ratios = {"training_images_per_s": tp["samples_per_s"] / ref["train"]["images_per_s"]}
-    for p in compared:
-        ratios[f"inference_p50_batch_{p['batch_size']}"] = p["latency_ms"]["p50"] / ref["inference"][str(p["batch_size"])]["p50_ms"]
+
+    def p50_ratios(reference_p50: str) -> dict[str, float]:
+        return {
+            f"inference_p50_batch_{p['batch_size']}": p["latency_ms"]["p50"] / ref["inference"][str(p["batch_size"])][reference_p50]
+            for p in compared
+        }
+
+    ratios = {"training_images_per_s": tp["samples_per_s"] / ref["train"]["images_per_s"], **p50_ratios("p50_ms")}
     check.rounds.append(
         {
             "round": round_,
@@ -352,10 +357,7 @@ def reference(check: Check, round_: int, results: str) -> str:
             "reference": ref,
             "ratios": ratios,
             # the same p50s over the reference's torch.no_grad loop (timm's benchmark.py): not a goal, a diagnosis
-            "ratios_vs_no_grad": {
-                f"inference_p50_batch_{p['batch_size']}": p["latency_ms"]["p50"] / ref["inference"][str(p["batch_size"])]["p50_ms_no_grad"]
-                for p in compared
-            },
+            "ratios_vs_no_grad": p50_ratios("p50_ms_no_grad"),
         }
     )
     return ", ".join(f"{k} {v:.3f}" for k, v in ratios.items())

@@ -22,7 +22,7 @@ import altair as alt
 import vl_convert
 
 from generator.aggregate import Aggregate, BenchmarkAggregate, ConvergenceRow, InferenceTable
-from generator.facts import accelerator_name
+from generator.facts import accelerator_name, quick_check
 from generator.formats import driver_and_power
 from generator.helpers import Helper
 from generator.svg import runtime_started, to_svg
@@ -304,11 +304,8 @@ def _integer_axis(title: str, values: Iterable[int]) -> alt.X:
 
 
 def figure_key(setup: Any) -> tuple[str, str, str, str, str]:
-    """What must match for runs to share a figure: accelerator, driver, power limit, dataset, measurement windows.
-
-    Frameworks share a figure, by colour. A quick check's shortened windows never share one with full windows.
-    """
-    return (setup.accelerator, setup.driver, setup.power_limit, setup.dataset, setup.window)
+    """What must match for runs to share a figure (Setup.figure)."""
+    return setup.figure
 
 
 def group_label(key: tuple[str, ...]) -> str:
@@ -318,7 +315,7 @@ def group_label(key: tuple[str, ...]) -> str:
     """
     accelerator, driver, power, dataset, window, *framework = key
     conditions = "" if accelerator.startswith("CPU") or not (driver or power) else f" ({driver_and_power(driver, power)})"
-    return ", ".join([f"{accelerator}{conditions}", dataset, *framework, *([f"{window} (quick check)"] if window else [])])
+    return ", ".join([f"{accelerator}{conditions}", dataset, *framework, *filter(None, [quick_check(window)])])
 
 
 def _by_figure(rows: list[Any]) -> list[tuple[tuple[str, ...], list[Any]]]:
@@ -433,7 +430,7 @@ def latency_specs(bench: BenchmarkAggregate) -> dict[str, ChartSpec]:
             alt.Y("latency_ms:Q", title="latency per batch (ms)"),
             "percentile",
             _rows_title("Latency percentiles vs batch size", tables, devices=tables[0].setup.devices),
-            group=group_label(key[:5]),
+            group=group_label(key[:-2]),  # the figure's key, without the devices and precision
             alt_text=f"Line chart of mean, p50, p90, p95 and p99 latency in milliseconds against batch size for {label}.",
             caption="Latency percentiles per batch of the latest run of this setup, colour by framework "
             f"({', '.join(t.latest.source for t in tables)}).",

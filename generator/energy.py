@@ -41,22 +41,34 @@ def run_power(result: Result) -> tuple[float | None, str]:
     return (power, "") if power is not None else (None, NO_POWER)
 
 
-def _over_runs(runs: list[LoadedResult], figure: Callable[[Result, float], float | None], missing: str) -> Energy:
-    """The mean of ``figure(result, power)`` over the runs that have both; else the latest run's reason."""
+Figure = Callable[[Result], tuple[float | None, str]]  # one run's figure, or None and why (an empty why: no reason to give)
+
+
+def _over_runs(runs: list[LoadedResult], figure: Figure, missing: str) -> Energy:
+    """The mean of ``figure`` over the runs that have one; else the last reason a run gave, else ``missing``."""
     values, reason = [], missing
     for loaded in runs:
-        power, why = run_power(loaded.result)
-        if power is None:
-            reason = why
-            continue
-        if (value := figure(loaded.result, power)) is not None:
+        value, why = figure(loaded.result)
+        if value is not None:
             values.append(value)
+        elif why:
+            reason = why
     return Energy(Summary.of(values)) if values else Energy(None, reason)
+
+
+def _with_run_power(figure: Callable[[Result, float], float | None]) -> Figure:
+    """A figure of the run's average power: None and why where the run has none."""
+
+    def of(result: Result) -> tuple[float | None, str]:
+        power, why = run_power(result)
+        return (None, why) if power is None else (figure(result, power), "")
+
+    return of
 
 
 def average_power(runs: list[LoadedResult]) -> Energy:
     """Average board power (W) of a setup's runs."""
-    return _over_runs(runs, lambda _, power: power, NO_POWER)
+    return _over_runs(runs, _with_run_power(lambda _, power: power), NO_POWER)
 
 
 def _window_energy_per_sample(result: Result, power: WindowPower | None, samples_per_s: float) -> tuple[float | None, str]:
@@ -72,17 +84,12 @@ def _window_energy_per_sample(result: Result, power: WindowPower | None, samples
 
 def training_energy_per_sample(runs: list[LoadedResult]) -> Energy:
     """Joules per training sample: each run's board power over its measured steps over its training throughput."""
-    values, reason = [], "no training throughput recorded"
-    for loaded in runs:
-        rate = loaded.result.training.throughput if loaded.result.training else None
-        if rate is None:
-            continue
-        value, why = _window_energy_per_sample(loaded.result, rate.power, rate.samples_per_s)
-        if value is None:
-            reason = why
-        else:
-            values.append(value)
-    return Energy(Summary.of(values)) if values else Energy(None, reason)
+
+    def per_sample(result: Result) -> tuple[float | None, str]:
+        rate = result.training.throughput if result.training else None
+        return _window_energy_per_sample(result, rate.power, rate.samples_per_s) if rate else (None, "")
+
+    return _over_runs(runs, per_sample, "no training throughput recorded")
 
 
 def energy_to_train(row: ConvergenceRow) -> Energy:
@@ -92,7 +99,7 @@ def energy_to_train(row: ConvergenceRow) -> Energy:
         ttt = result.training.time_to_target
         return energy_kwh(power, ttt.time_to_target_s) if ttt and ttt.reached and ttt.time_to_target_s is not None else None
 
-    return _over_runs(row.runs, kwh, "no run reached the target")
+    return _over_runs(row.runs, _with_run_power(kwh), "no run reached the target")
 
 
 def inference_energy_per_sample(row: LatencyRow) -> Energy:

@@ -71,9 +71,22 @@ class Setup:
         return setup_label(self)
 
     @property
+    def figure(self) -> tuple[str, str, str, str, str]:
+        """What must match for runs to share a figure: accelerator, driver, power limit, dataset, measurement windows.
+
+        Frameworks share a figure, by colour. A quick check's shortened windows never share one with full windows.
+        """
+        return (self.accelerator, self.driver, self.power_limit, self.dataset, self.window)
+
+    @property
     def comparable(self) -> tuple[str, str, str, str, str, str]:
-        """What must match for two setups to share a table: accelerator, driver, power limit, dataset, windows, framework."""
-        return (self.accelerator, self.driver, self.power_limit, self.dataset, self.window, self.framework)
+        """What must match for two setups to share a table: a figure's key, and the framework."""
+        return (*self.figure, self.framework)
+
+    @property
+    def quick_check(self) -> str:
+        """'windows x0.1 (quick check)' for a run of shortened windows, '' for full ones."""
+        return quick_check(self.window)
 
     @property
     def tab(self) -> str:
@@ -81,12 +94,17 @@ class Setup:
         return f"{self.accelerator} · {self.precision}"
 
 
+def quick_check(window: str) -> str:
+    """Name shortened measurement windows where a setup is named: 'windows x0.1 (quick check)'; '' for full windows."""
+    return f"{window} (quick check)" if window else ""
+
+
 def setup_label(setup: Setup) -> str:
     """The one label of a setup every page and chart uses.
 
     E.g. '8x NVIDIA A100 (driver 550.54.15, 400 W limit), pytorch, amp, imagenet ilsvrc2012'.
     """
-    shortened = f", {setup.window} (quick check)" if setup.window else ""
+    shortened = f", {setup.quick_check}" if setup.window else ""
     return f"{setup.hardware}, {setup.framework}, {setup.precision}, {setup.dataset}{shortened}"
 
 
