@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from generator.facts import driver_version, power_limit
+from generator.formats import package_version
 from runners.schema import Result
 
 FIRST = ("torch", "torchvision", "timm", "tensorflow", "keras", "cuda", "cudnn", "nccl")  # listed first, in this order
@@ -50,7 +51,7 @@ def _package_order(name: str) -> tuple[int, str]:
 
 def what_changed(before: Result, after: Result) -> list[Change]:
     """Every recorded fact that differs between ``before`` and ``after``, packages first."""
-    old, new = before.environment.packages, after.environment.packages
+    old, new = ({name: package_version(name, v) for name, v in r.environment.packages.items()} for r in (before, after))
     changes = [
         Change(name, old.get(name, NOT_RECORDED), new.get(name, NOT_RECORDED))
         for name in sorted(old.keys() | new.keys(), key=_package_order)

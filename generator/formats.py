@@ -15,6 +15,17 @@ def driver_and_power(driver: str, power_limit: str) -> str:
     return f"driver {driver or 'not recorded'}, {power}"
 
 
+def package_version(name: str, version: str) -> str:
+    """A package's version as its users write it. cuDNN's is recorded as torch reports it, one integer: major * 10000
+    + minor * 100 + patch from cuDNN 9 on (91900 is 9.19.0), major * 1000 + minor * 100 + patch before (8907 is
+    8.9.7), as cudnn_version.h defines CUDNN_VERSION; any other version is printed as recorded."""
+    if name != "cudnn" or not version.isdigit() or len(version) < 4:
+        return version
+    number = int(version)
+    major, rest = divmod(number, 10000 if number >= 90000 else 1000)
+    return f"{major}.{rest // 100}.{rest % 100}"
+
+
 def num(value: float | None, digits: int = 3) -> str:
     """Format a number with at most ``digits`` decimals; a dash for a missing one."""
     if value is None:

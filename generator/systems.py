@@ -12,7 +12,7 @@ from datetime import datetime
 from generator.aggregate import latest_group, slugify
 from generator.derived import mean
 from generator.facts import Setup, accelerator_of, per_environment
-from generator.formats import MISSING, duration, num
+from generator.formats import MISSING, duration, num, package_version
 from generator.results import LoadedResult
 from runners.schema import Environment, Mode, Result, Status
 
@@ -54,9 +54,14 @@ class Fingerprint:
         return next((f"{name} {found[name]}" for name in FRAMEWORK_PACKAGES if name in found), "")
 
     def package(self, *names: str) -> str:
-        """The version of the first of ``names`` the run recorded (e.g. 'cudnn'), or ''."""
+        """The version of the first of ``names`` the run recorded (e.g. 'cudnn'), as printed, or ''."""
         found = dict(self.packages)
-        return next((found[n] for n in names if n in found), "")
+        return next((package_version(n, found[n]) for n in names if n in found), "")
+
+    @property
+    def package_versions(self) -> list[tuple[str, str]]:
+        """(name, version as printed) of every package recorded."""
+        return [(name, package_version(name, version)) for name, version in self.packages]
 
 
 def _joined(values: set[str]) -> str:

@@ -52,6 +52,7 @@ def site(tmp_path_factory):
     data["run"]["started_utc"] = "2026-11-24T02:17:30Z"
     data["run"]["repeat"].update(index=1, count=2)
     data["environment"]["host"]["hostname"] = "dgx-a100-3"
+    data["environment"]["packages"]["cudnn"] = "91900"  # as torch.backends.cudnn.version() gave it on an H100
     for gpu in data["environment"]["accelerators"]["devices"]:
         gpu["uuid"] = gpu["uuid"].replace("dgx-a100-1", "dgx-a100-3")
     extra = tmp / "results"
@@ -137,6 +138,11 @@ def test_two_machines_with_the_same_gpu_keep_their_own_facts_and_runs(site):
         assert linked and {r.environment.host.hostname for r in linked} == {host}
         assert {d.power_limit_w for r in linked for d in r.environment.accelerators.devices} == {float(watts[:3])}
         assert "<td>9.1.0</td>" in page and "<td>2.21.5</td>" in page  # cuDNN and NCCL from environment.packages
+
+
+def test_cudnn_recorded_as_torch_reports_it_reads_as_a_version(site):
+    page = _system_page(site, "dgx-a100-3", 8)
+    assert "<tr><th>cuDNN</th><td>9.19.0</td></tr>" in page and "cudnn 9.19.0" in page and "91900" not in page
 
 
 def test_a_cpu_system_shows_its_cpu_facts(site):
