@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from generator import theme_cache
 from generator.blocks import read_page, set_aside
@@ -363,3 +364,40 @@ def test_sync_tree_links_each_file_once_follows_a_replaced_source_and_removes_wh
         sync_tree(tree_files(src), site, os.stat(src).st_dev)
         assert (site / "2026/11/26/b.yaml").read_text(encoding="utf-8") == text
         assert (site / "2026/11/26/b.yaml").stat().st_ino == (src / "2026/11/26/b.yaml").stat().st_ino
+
+
+def test_a_rebuild_takes_unchanged_files_facts_from_the_snapshot_and_only_those(tmp_path):
+    """Issue #12 item 3: a rebuild unpickles every unchanged file's facts at once (cache.FactsSnapshot); each entry is
+    used only at the file's own size and mtime, so an edited, a new, a broken and a removed file come out exactly as a
+    load without any snapshot gives them, and a snapshot that cannot be read is ignored."""
+    from generator.cache import FactsSnapshot, load_scan
+    from generator.facts import RunFacts
+    from generator.results import scan_results
+
+    results = tmp_path / "results"
+    shutil.copytree(DATA / "valid", results)
+    (results / "broken.yaml").write_text("schema_version: 1\nrun: [\n", encoding="utf-8")
+    cache = tmp_path / "cache" / "results.sqlite"
+    snapshot = FactsSnapshot(cache.with_name("facts.pickle"))
+
+    def facts(report):
+        rows = [(r.source, tuple(repr(getattr(r.facts, n)) for n in RunFacts.__slots__)) for r in report.results]
+        return rows, sorted(map(str, report.problems))
+
+    def without_snapshot():
+        return facts(load_scan(scan_results([results]), tmp_path / "fresh" / "results.sqlite"))
+
+    load_scan(scan_results([results]), cache)
+    assert set(snapshot.read()) == {str(p) for p in results.glob("*.yaml")}
+    edited = yaml.safe_load((results / "inference.yaml").read_text(encoding="utf-8"))
+    edited["run"]["id"] = "edited-in-place"
+    (results / "inference.yaml").write_text(yaml.safe_dump(edited, sort_keys=False), encoding="utf-8")
+    shutil.copyfile(DATA / "valid" / "convergence.yaml", results / "new.yaml")
+    (results / "convergence.yaml").unlink()
+    again = load_scan(scan_results([results]), cache)
+    assert facts(again) == without_snapshot()
+    assert "edited-in-place" in {r.facts.id for r in again.results}
+    assert set(snapshot.read()) == {str(p) for p in results.glob("*.yaml")}  # written again: the removed file is gone
+
+    snapshot.path.write_bytes(b"not a pickle")
+    assert snapshot.read() == {} and facts(load_scan(scan_results([results]), cache)) == without_snapshot()
