@@ -127,10 +127,6 @@ class Scan:
     problems: list[Problem] = field(default_factory=list)
     refused: int = 0  # entries that are not regular files
 
-    def fingerprint(self) -> list[list]:
-        """Return what identifies this set of files: the stat keys in order, and the missing roots."""
-        return [[path, *(key or ())] for _, path, key in self.files] + [[str(p)] for p in self.problems]
-
 
 def scan_results(roots: Iterable[str | os.PathLike[str]]) -> Scan:
     """List and stat every result file under the roots: the one walk of the results roots that every loader uses."""
