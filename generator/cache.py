@@ -231,6 +231,19 @@ SNAPSHOT_NAME = "facts.pickle"  # beside the parse cache
 SNAPSHOT_FORK_MIN = 2000  # files from which the snapshot is written by a forked process, while the build goes on
 
 
+UNREADABLE_PICKLE = (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError, ImportError, IndexError)
+
+
+def read_pickle(path: Path) -> Any:
+    """What this package pickled under a build work dir (its caches), or None when the file is missing or unreadable:
+    a lost cache costs work, never a wrong figure."""
+    try:
+        with path.open("rb") as fh:
+            return pickle.load(fh)  # noqa: S301 - written by benchsite under the build work dir, read back only there
+    except UNREADABLE_PICKLE:
+        return None
+
+
 class FactsSnapshot:
     """Every file's facts (or problems) as the last build loaded them, in one pickle beside the parse cache, by path
     with the size and mtime_ns they were read at. A rebuild takes the facts of each unchanged file from it: one
@@ -241,28 +254,24 @@ class FactsSnapshot:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.writer: Any = None
 
     def read(self) -> dict[str, tuple[int, int, RunFacts | None, str | None]]:
         collecting = gc.isenabled()
         gc.disable()  # unpickling makes millions of objects, none of them garbage: a collection among them is 0.5 s lost
         try:
-            with self.path.open("rb") as fh:
-                stamp, entries = pickle.load(fh)  # noqa: S301 - written by this module under the build work dir
-        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError, ImportError, IndexError):
-            return {}
+            saved = read_pickle(self.path)
         finally:
             if collecting:
                 gc.enable()
-        return entries if stamp == _schema_stamp() and isinstance(entries, dict) else {}
+        ok = isinstance(saved, tuple) and len(saved) == 2 and saved[0] == _schema_stamp() and isinstance(saved[1], dict)
+        return saved[1] if ok else {}
 
     def write(self, entries: dict[str, tuple[int, int, RunFacts | None, str | None]]) -> None:
         """Replace the snapshot: in a forked process when it is large (pickling 100,000 facts takes ~2 s), here
         otherwise. A process still writing when the build ends is waited for as Python exits (multiprocessing joins
         its children); one that never finished leaves the previous snapshot, whose entries are checked file by file."""
         if len(entries) >= SNAPSHOT_FORK_MIN and sys.platform.startswith("linux"):
-            self.writer = get_context("fork").Process(target=self._write, args=(entries,), name="benchsite facts snapshot")
-            self.writer.start()
+            get_context("fork").Process(target=self._write, args=(entries,), name="benchsite facts snapshot").start()
         else:
             self._write(entries)
 

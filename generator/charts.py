@@ -3,6 +3,7 @@ Vega-Embed, which draws them interactively (tooltips, zoom on history) over the 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -22,6 +23,7 @@ import altair as alt
 import vl_convert
 
 from generator.aggregate import Aggregate, BenchmarkAggregate, ConvergenceRow, InferenceTable
+from generator.cache import read_pickle
 from generator.facts import accelerator_name, quick_check
 from generator.formats import driver_and_power
 from generator.helpers import Helper
@@ -90,7 +92,7 @@ class SvgCache:
             return cached.read_text(encoding="utf-8")
         self.pending[key] = spec
         self.queued.add(key)
-        if self.pool is None and len(self.pending) >= self.workers * PARALLEL_MIN_CHARTS >= 2 * PARALLEL_MIN_CHARTS:
+        if self.pool is None and self.workers >= 2 and len(self.pending) >= self.workers * PARALLEL_MIN_CHARTS:
             self.pool = self._start_pool()
         if self.pool is not None and len(self.pending) >= PARALLEL_MIN_CHARTS:
             self._hand_over(self.pool)
@@ -114,8 +116,8 @@ class SvgCache:
             if self.pool is not None and self.pending:
                 self._hand_over(self.pool)
             keys, specs = list(self.pending), list(self.pending.values())
-            draw = self.renderer.map if self.renderer is not None and specs else lambda fn, items: list(map(fn, items))
-            rendered = dict(zip(keys, draw(to_svg, specs), strict=True))
+            svgs = self.renderer.map(to_svg, specs) if self.renderer is not None and specs else _draw(specs)
+            rendered = dict(zip(keys, svgs, strict=True))
             for mine, future in self.drawing:
                 rendered |= zip(mine, future.result(), strict=True)
         finally:
@@ -146,7 +148,7 @@ class SvgCache:
 
 
 def _draw(specs: list[dict[str, Any]]) -> list[str]:
-    """A batch of SVGs, drawn in a pool process."""
+    """A batch of SVGs, drawn in a pool process (or in this one)."""
     return [to_svg(spec) for spec in specs]
 
 
@@ -784,12 +786,8 @@ class BenchCharts:
         self.saved: dict[str, dict[str, dict[str, Chart]]] = {}
         self.fresh: dict[str, dict[str, dict[str, Chart]]] = {}
         if path:
-            try:
-                with path.open("rb") as fh:
-                    saved = pickle.load(fh)  # noqa: S301 - written by this module under the build work dir
-                self.saved = saved if isinstance(saved, dict) else {}
-            except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError, ImportError):
-                self.saved = {}
+            saved = read_pickle(path)
+            self.saved = saved if isinstance(saved, dict) else {}
 
     def get(self, key: str | None) -> dict[str, dict[str, Chart]] | None:
         return self.saved.get(key) if key else None
@@ -814,42 +812,43 @@ def render_charts(
     charts whose spec changed are rendered, all at once across processes (a few in ``renderer``, when given).
     """
     svg = SvgCache(cache_dir, renderer=renderer)
-    known = BenchCharts(cache_dir / "benchmarks.pickle" if cache_dir else None)
-    code = _code_stamp()
-    series_of: dict[str, list[Any]] = {}
-    for series in history.series if history is not None else []:
-        series_of.setdefault(series.bench.slug, []).append(series)
-    charts: dict[str, dict[str, Chart]] = {}
-    history_charts: dict[str, Chart] = {}
-    built: list[tuple[str | None, BenchmarkAggregate]] = []
-    built_series: list[tuple[str, str]] = []
-    for bench in agg.benchmarks:
-        key = _runs_key(bench, code)
-        if (reused := known.get(key)) is not None:
-            charts[bench.slug], mine_history = reused["bench"], reused["history"]
-            svg.used.update(reused["svgs"])
-            known.put(key, reused)
-        else:
-            before = set(svg.used)
-            charts[bench.slug] = {k: spec.render(svg) for k, spec in benchmark_specs(bench).items()}
-            mine_history = {}
-            for series in series_of.get(bench.slug, []):  # a new run changes one or two of a benchmark's series
-                skey = _series_key(series, code)
-                if (done := known.get(skey)) is not None:
-                    mine_history[series.key] = done["chart"]
-                    svg.used.update(done["svgs"])
-                else:
-                    drawn = set(svg.used)
-                    mine_history[series.key] = history_spec(series).render(svg)
-                    done = {"chart": mine_history[series.key], "svgs": svg.used - drawn}
-                    built_series.append((skey, series.key))
-                known.put(skey, done)
-            built.append((key, bench))
-            known.put(key, {"bench": charts[bench.slug], "history": mine_history, "svgs": svg.used - before})
-        history_charts |= mine_history
-    if history is not None:
-        charts["history/"] = history_charts
-    charts = svg.finish(charts)
+    with contextlib.closing(svg):  # the pool stops, drawn or not, should building a spec fail
+        known = BenchCharts(cache_dir / "benchmarks.pickle" if cache_dir else None)
+        code = _code_stamp()
+        series_of: dict[str, list[Any]] = {}
+        for series in history.series if history is not None else []:
+            series_of.setdefault(series.bench.slug, []).append(series)
+        charts: dict[str, dict[str, Chart]] = {}
+        history_charts: dict[str, Chart] = {}
+        built: list[tuple[str | None, BenchmarkAggregate]] = []
+        built_series: list[tuple[str, str]] = []
+        for bench in agg.benchmarks:
+            key = _runs_key(bench, code)
+            if (reused := known.get(key)) is not None:
+                charts[bench.slug], mine_history = reused["bench"], reused["history"]
+                svg.used.update(reused["svgs"])
+                known.put(key, reused)
+            else:
+                before = set(svg.used)
+                charts[bench.slug] = {k: spec.render(svg) for k, spec in benchmark_specs(bench).items()}
+                mine_history = {}
+                for series in series_of.get(bench.slug, []):  # a new run changes one or two of a benchmark's series
+                    skey = _series_key(series, code)
+                    if (done := known.get(skey)) is not None:
+                        mine_history[series.key] = done["chart"]
+                        svg.used.update(done["svgs"])
+                    else:
+                        drawn = set(svg.used)
+                        mine_history[series.key] = history_spec(series).render(svg)
+                        done = {"chart": mine_history[series.key], "svgs": svg.used - drawn}
+                        built_series.append((skey, series.key))
+                    known.put(skey, done)
+                built.append((key, bench))
+                known.put(key, {"bench": charts[bench.slug], "history": mine_history, "svgs": svg.used - before})
+            history_charts |= mine_history
+        if history is not None:
+            charts["history/"] = history_charts
+        charts = svg.finish(charts)
     for key, bench in built:  # keep the rendered SVGs, not the placeholders
         if key:
             entry = known.fresh[key]

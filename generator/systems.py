@@ -55,8 +55,8 @@ class Fingerprint:
 
     def package(self, *names: str) -> str:
         """The version of the first of ``names`` the run recorded (e.g. 'cudnn'), as printed, or ''."""
-        found = dict(self.packages)
-        return next((package_version(n, found[n]) for n in names if n in found), "")
+        found = dict(self.package_versions)
+        return next((found[n] for n in names if n in found), "")
 
     @property
     def package_versions(self) -> list[tuple[str, str]]:

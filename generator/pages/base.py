@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from generator.aggregate import Aggregate, BenchmarkAggregate
+from generator.cache import read_pickle
 from generator.charts import Chart
 from generator.pages import templates
 from generator.settings import Settings, load_settings
@@ -164,11 +165,8 @@ class PageCache:
     def __init__(self, path: Path, code: str) -> None:
         self.path, self.code = path, code
         self.fresh: dict[str, list[str]] = {}
-        try:
-            saved = pickle.loads(path.read_bytes())  # noqa: S301 - written by this class under the build work dir
-            self.saved = saved if isinstance(saved, dict) else {}
-        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError, ImportError, IndexError):
-            self.saved = {}
+        saved = read_pickle(path)
+        self.saved = saved if isinstance(saved, dict) else {}
 
     def page(self, path: str, inputs: Any, render: Callable[[], str]) -> str:
         """Return the page's Markdown: as kept, if it was rendered from the same inputs (their repr), else render()."""
