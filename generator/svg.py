@@ -20,10 +20,14 @@ def runtime_started() -> bool:
 def to_svg(chart: Any) -> str:
     """Render an Altair chart (or its Vega-Lite spec, a dict) to SVG offline; raise BuildError if vl-convert fails."""
     global _runtime_started
-    _runtime_started = True
+    if not _runtime_started:
+        # vl-convert 2 takes its settings once per process, before its first conversion: no chart may read data
+        # or images from anywhere (a URL or a file)
+        vl_convert.configure(allowed_base_urls=[])
+        _runtime_started = True
     spec = chart if isinstance(chart, dict) else chart.to_dict()
     try:
-        return vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])
+        return vl_convert.vegalite_to_svg(spec)
     except ValueError as exc:
         raise BuildError(f"chart could not be rendered: {exc}") from None
 
