@@ -30,7 +30,7 @@ from runners import __version__
 from runners.schema import Problem, write_atomic
 
 if TYPE_CHECKING:
-    from generator.charts import Chart
+    from generator.charts import Chart, SvgCache
     from generator.pages.base import Page
 
 # The modules that aggregate, chart and render (altair, ruptures and scipy, jinja2: seconds of imports) are
@@ -105,9 +105,17 @@ def build(
     site_dir = Path(site_dir).resolve()
     work_dir = Path(work_dir or default_work_dir(site_dir)).resolve()
     phases = Phases()
-    data_dir = work_dir / "data"
+    data_dir, charts_dir = work_dir / "data", work_dir / "charts"
     config = generate(
-        results, site_dir, strict=strict, work_dir=work_dir, phases=phases, source_url=source_url, data_dir=data_dir, added_in=added_in
+        results,
+        site_dir,
+        strict=strict,
+        work_dir=work_dir,
+        phases=phases,
+        source_url=source_url,
+        data_dir=data_dir,
+        added_in=added_in,
+        charts_dir=charts_dir,
     )
     index = site_dir / "index.html"
     built = SiteStamp(work_dir / "cache" / "site.json", config, index)
@@ -120,8 +128,9 @@ def build(
             (site_dir / rel).unlink(missing_ok=True)
         mkdocs_build(config, dirty=stale is not None)
     with phases("data"):
-        published = tree_files(data_dir)
-        sync_tree(published, site_dir / "data", os.stat(data_dir).st_dev if published else -1)
+        for folder in (data_dir, charts_dir):  # linked, not copied, from the build folder
+            published = tree_files(folder) if folder.is_dir() else {}
+            sync_tree(published, site_dir / folder.name, os.stat(folder).st_dev if published else -1)
     built.record()
     phases.report()
     log(f"site written to {index}")
@@ -200,6 +209,7 @@ def generate(
     source_url: str | None = None,
     data_dir: Path | None = None,
     added_in: Callable[[LoadedResult], str | None] | None = None,
+    charts_dir: Path | None = None,
 ) -> Path:
     """Write the docs folder and its mkdocs.yml into work_dir (default: build/); return the config path.
 
@@ -213,6 +223,10 @@ def generate(
     result's source link, e.g. ``https://github.com/ORG/REPO/blob/{commit}/results/{path}``. ``added_in``
     names the commit of the results repository that added a result file (the operations pass a git lookup),
     so each regression also shows the commit range between its run before and after.
+
+    The charts' files (SVGs and their specs' scripts) go to ``charts_dir``, outside mkdocs too, to be put at
+    the site's charts/ after mkdocs ran: mkdocs would copy a thousand of them on each full build. Without it
+    they go into the docs folder's charts/, for `mike deploy` and `mkdocs serve`, which build the docs folder.
     """
     work_dir = Path(work_dir or default_work_dir(site_dir)).resolve()
     results = [Path(r) for r in results]
@@ -247,23 +261,33 @@ def generate(
             if added_in is not None:
                 locate_commits(nightly, added_in)
         with phase("charts"):
-            charts = render_charts(agg, work_dir / "cache" / "charts", nightly, helpers.renderer)
-    data_root = "../data/" if versioned else "data/"
-    links = source_links(report.results, data_root, source_url)
-    with _Downloads(report, links, source_url is None, data_dir) as downloads:
-        with phase("pages"):
-            (work_dir / "cache" / "pages.json").unlink(missing_ok=True)  # the page cache before it was a pickle
-            templates = work_dir / "cache" / "templates"
-            kept = PageCache(work_dir / "cache" / "pages.pickle", _code_digest())
-            pages = render_pages(agg, charts, links, report.problems, settings, nightly, data_root, templates, results, kept)
-            files = docs_files(pages, charts)
-            files[FEED_PATH] = atom_feed(nightly, lambda bench: model_title(bench, suite_benchmark(bench)), links, agg.latest_utc)
-        with phase("downloads"):
-            files |= downloads.finish()
-    with phase("write docs"):
-        files, aside = set_aside_blocks(files, pages)
-        sync_tree(files, work_dir / "docs")
-        sync_tree(aside, work_dir / blocks.FOLDER)
+            charts, drawing = render_charts(agg, work_dir / "cache" / "charts", nightly, helpers.renderer)
+        # the pool draws the SVGs on while this process renders and writes the pages, which only name them
+        with contextlib.closing(drawing):
+            data_root = "../data/" if versioned else "data/"
+            links = source_links(report.results, data_root, source_url)
+            with _Downloads(report, links, source_url is None, data_dir) as downloads:
+                with phase("pages"):
+                    (work_dir / "cache" / "pages.json").unlink(missing_ok=True)  # the page cache before it was a pickle
+                    templates = work_dir / "cache" / "templates"
+                    kept = PageCache(work_dir / "cache" / "pages.pickle", _code_digest())
+                    pages = render_pages(agg, charts, links, report.problems, settings, nightly, data_root, templates, results, kept)
+                    files = docs_files(pages)
+                    feed = atom_feed(nightly, lambda bench: model_title(bench, suite_benchmark(bench)), links, agg.latest_utc)
+                    files[FEED_PATH] = feed
+                with phase("downloads"):
+                    files |= downloads.finish()
+            with phase("write docs"):
+                files, aside = set_aside_blocks(files, pages)
+                if charts_dir is None:  # `mike deploy` and `mkdocs serve` build the docs folder: the charts go there
+                    drawing.finish()
+                    files |= chart_files(charts, drawing.svg)
+                sync_tree(files, work_dir / "docs")
+                sync_tree(aside, work_dir / blocks.FOLDER)
+            if charts_dir is not None:
+                with phase("charts drawn"):
+                    drawing.finish()
+                    sync_tree(chart_files(charts, drawing.svg, "charts/"), charts_dir)
     log(f"wrote {len(pages)} page(s) and {sum(map(len, charts.values()))} chart(s) to {work_dir / 'docs'}")
     if report.store is not None:
         log(f"read {report.store.reads} of {len(report.results)} full results back from the parse cache; every run's facts")
@@ -389,12 +413,22 @@ def _commit_of(folder: Path) -> str:
     return proc.stdout.strip()
 
 
-def docs_files(pages: list[Page], charts: dict[str, dict[str, Chart]]) -> dict[str, bytes | Path]:
-    """Return every file of the docs folder (the data aside) as relative path -> content (or the file to copy it from)."""
+def docs_files(pages: list[Page]) -> dict[str, bytes | Path]:
+    """Return every file of the docs folder (the data and charts aside) as relative path -> content (or the file to copy it from)."""
     files: dict[str, bytes | Path] = {page.path: page.markdown.encode() for page in pages}
-    files |= {chart.path: chart.svg.encode() for mine in charts.values() for chart in mine.values()}
-    files |= {chart.live_path: chart.live_script().encode() for mine in charts.values() for chart in mine.values() if chart.spec}
     files |= {f"assets/{p.relative_to(ASSETS_DIR).as_posix()}": p for p in sorted(ASSETS_DIR.rglob("*")) if p.is_file()}
+    return files
+
+
+def chart_files(charts: dict[str, dict[str, Chart]], svgs: SvgCache, folder: str = "") -> dict[str, bytes | Path]:
+    """Each chart's SVG (linked from the build's SVG cache) and its spec's script, by their path in the site, or
+    in its ``folder`` ("charts/": every chart's path starts with it)."""
+    files: dict[str, bytes | Path] = {}
+    for mine in charts.values():
+        for chart in mine.values():
+            files[chart.path.removeprefix(folder)] = svgs.file(chart.drawn)
+            if chart.spec:
+                files[chart.live_path.removeprefix(folder)] = chart.live_script().encode()
     return files
 
 

@@ -13,7 +13,7 @@ import pickle
 import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
@@ -36,7 +36,6 @@ R = TypeVar("R")
 MAX_CURVE_POINTS_SHOWN = 1000  # per run and metric; a longer curve is thinned evenly (the file keeps every epoch)
 
 WIDTH, HEIGHT = 560, 260
-PENDING = "\0pending svg "  # what SvgCache.render returns for a chart it has yet to render
 PARALLEL_MIN_CHARTS = 4  # charts per worker process below which rendering stays in this process
 
 
@@ -49,7 +48,7 @@ class Chart:
     group: str  # the comparable setup it shows (accelerator, driver, power limit, dataset, framework)
     alt: str
     caption: str
-    svg: str
+    drawn: str  # its SVG's key in the build's SvgCache: a hash of what it draws
     spec: str = ""  # the Vega-Lite spec, JSON: what the site's own Vega-Embed draws interactively over the SVG
 
     @property
@@ -62,41 +61,43 @@ class Chart:
 
 
 class SvgCache:
-    """Rendered SVGs by a hash of their Vega-Lite spec, kept under the build work dir; None keeps nothing.
+    """Rendered SVGs by a hash of their Vega-Lite spec, as files in a folder of the build's cache.
 
-    ``render`` only looks a chart up: a chart not in the cache comes back as a placeholder and its spec is queued,
-    and ``finish`` puts the SVGs in place. Once PARALLEL_MIN_CHARTS charts per core are queued (a cold build), a
-    pool of processes, one per core, draws them batch by batch while this process goes on building specs; the few
-    charts of a rebuild go to ``renderer``. So an unchanged chart costs a hash, and a cold build renders its
-    charts on every core, beside the specs still being built.
+    ``render`` only names a chart's SVG: a chart not in the folder yet has its spec queued, and ``finish``
+    writes the SVGs there. Once PARALLEL_MIN_CHARTS charts per core are queued (a cold build), a pool of
+    processes, one per core, draws them batch by batch while this process goes on: building specs, then
+    writing the pages (nothing in a page holds an SVG, only its name); the few charts of a rebuild go to
+    ``renderer``. So an unchanged chart costs a hash, and a cold build draws its charts on every core.
     """
 
-    def __init__(self, folder: Path | None, workers: int | None = None, renderer: Helper | None = None) -> None:
+    def __init__(self, folder: Path, workers: int | None = None, renderer: Helper | None = None) -> None:
         self.folder = folder
         self.workers = workers or os.cpu_count() or 1
         self.renderer = renderer  # a helper process with vl-convert started, for the few charts of a rebuild
+        self.kept = {name[:-4] for name in os.listdir(folder) if name.endswith(".svg")} if folder.is_dir() else set()
         self.used: set[str] = set()
         self.pending: dict[str, dict[str, Any]] = {}
         self.queued: set[str] = set()  # pending, or handed to the pool
         self.pool: ProcessPoolExecutor | None = None
         self.drawing: list[tuple[list[str], Future[list[str]]]] = []  # batches handed to the pool
 
+    def file(self, key: str) -> Path:
+        """Where the SVG of a chart drawn as ``key`` is (once ``finish`` returned)."""
+        return self.folder / f"{key}.svg"
+
     def render(self, spec: dict[str, Any]) -> str:
-        """The SVG of a Vega-Lite spec (an Altair chart's ``to_dict``), or a placeholder until ``finish``."""
+        """The key of a Vega-Lite spec's SVG (an Altair chart's ``to_dict``); queue it unless it is drawn already."""
         key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode() + vl_convert.__version__.encode()).hexdigest()
         self.used.add(key)
-        if key in self.queued:
-            return PENDING + key
-        cached = self.folder / f"{key}.svg" if self.folder else None
-        if cached and cached.is_file():
-            return cached.read_text(encoding="utf-8")
+        if key in self.queued or key in self.kept:
+            return key
         self.pending[key] = spec
         self.queued.add(key)
         if self.pool is None and self.workers >= 2 and len(self.pending) >= self.workers * PARALLEL_MIN_CHARTS:
             self.pool = self._start_pool()
         if self.pool is not None and len(self.pending) >= PARALLEL_MIN_CHARTS:
             self._hand_over(self.pool)
-        return PENDING + key
+        return key
 
     def _start_pool(self) -> ProcessPoolExecutor | None:
         # fork (workers start at once, nothing to re-import), but only from a process that has not started
@@ -110,8 +111,8 @@ class SvgCache:
         self.drawing.append((keys, pool.submit(_draw, [self.pending[k] for k in keys])))
         self.pending.clear()
 
-    def finish(self, charts: dict[str, dict[str, Chart]]) -> dict[str, dict[str, Chart]]:
-        """Render what is still queued, wait for the pool, and return charts with their SVGs in place."""
+    def finish(self) -> int:
+        """Draw what is still queued, wait for the pool and write every new SVG; return how many were drawn."""
         try:
             if self.pool is not None and self.pending:
                 self._hand_over(self.pool)
@@ -123,14 +124,10 @@ class SvgCache:
         finally:
             self.close()
         self.pending.clear()
-        if self.folder:
-            for key, svg in rendered.items():
-                write_atomic(self.folder / f"{key}.svg", svg)
-
-        def filled(chart: Chart) -> Chart:
-            return replace(chart, svg=rendered[chart.svg[len(PENDING) :]]) if chart.svg.startswith(PENDING) else chart
-
-        return {slug: {key: filled(chart) for key, chart in mine.items()} for slug, mine in charts.items()}
+        for key, svg in rendered.items():
+            write_atomic(self.file(key), svg)
+            self.kept.add(key)
+        return len(rendered)
 
     def close(self) -> None:
         """Stop the pool (cancelling what it has yet to draw, after an error)."""
@@ -141,10 +138,9 @@ class SvgCache:
 
     def prune(self) -> None:
         """Delete cached SVGs no chart of this build used."""
-        if self.folder and self.folder.is_dir():
-            for path in self.folder.glob("*.svg"):
-                if path.stem not in self.used:
-                    path.unlink()
+        for key in self.kept - self.used:
+            self.file(key).unlink(missing_ok=True)
+        self.kept &= self.used
 
 
 def _draw(specs: list[dict[str, Any]]) -> list[str]:
@@ -802,26 +798,45 @@ class BenchCharts:
                 pickle.dump(self.fresh, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+@dataclass
+class Drawing:
+    """The SVGs of a build's charts, some perhaps still being drawn: ``finish`` waits for them, then keeps the
+    charts of each benchmark for the next build and deletes the SVGs no chart uses any more."""
+
+    svg: SvgCache
+    known: BenchCharts
+
+    def finish(self) -> int:
+        """Wait for the SVGs; return how many were drawn."""
+        drawn = self.svg.finish()
+        self.known.save()  # only now: a kept chart's SVG is in the cache
+        self.svg.prune()
+        return drawn
+
+    def close(self) -> None:
+        self.svg.close()
+
+
 @unchecked
 def render_charts(
-    agg: Aggregate, cache_dir: Path | None = None, history: Any = None, renderer: Helper | None = None
-) -> dict[str, dict[str, Chart]]:
-    """Render every chart, keyed by benchmark slug, then chart key ('accuracy-0', 'latency-2', ...); history under "history/".
+    agg: Aggregate, cache_dir: Path, history: Any = None, renderer: Helper | None = None
+) -> tuple[dict[str, dict[str, Chart]], Drawing]:
+    """Every chart, keyed by benchmark slug, then chart key ('accuracy-0', 'latency-2', ...); history under "history/";
+    and their Drawing, to be finished before their SVGs (``Drawing.svg.file``) are read.
 
     Only the benchmarks whose runs changed since the last build (cache_dir) build their specs; of those, only
-    charts whose spec changed are rendered, all at once across processes (a few in ``renderer``, when given).
+    charts whose spec changed are drawn, across processes (a few in ``renderer``, when given).
     """
     svg = SvgCache(cache_dir, renderer=renderer)
-    with contextlib.closing(svg):  # the pool stops, drawn or not, should building a spec fail
-        known = BenchCharts(cache_dir / "benchmarks.pickle" if cache_dir else None)
+    with contextlib.ExitStack() as failed:
+        failed.callback(svg.close)  # the pool stops, drawn or not, should building a spec fail
+        known = BenchCharts(cache_dir / "benchmarks.pickle")
         code = _code_stamp()
         series_of: dict[str, list[Any]] = {}
         for series in history.series if history is not None else []:
             series_of.setdefault(series.bench.slug, []).append(series)
         charts: dict[str, dict[str, Chart]] = {}
         history_charts: dict[str, Chart] = {}
-        built: list[tuple[str | None, BenchmarkAggregate]] = []
-        built_series: list[tuple[str, str]] = []
         for bench in agg.benchmarks:
             key = _runs_key(bench, code)
             if (reused := known.get(key)) is not None:
@@ -841,21 +856,10 @@ def render_charts(
                         drawn = set(svg.used)
                         mine_history[series.key] = history_spec(series).render(svg)
                         done = {"chart": mine_history[series.key], "svgs": svg.used - drawn}
-                        built_series.append((skey, series.key))
                     known.put(skey, done)
-                built.append((key, bench))
                 known.put(key, {"bench": charts[bench.slug], "history": mine_history, "svgs": svg.used - before})
             history_charts |= mine_history
         if history is not None:
             charts["history/"] = history_charts
-        charts = svg.finish(charts)
-    for key, bench in built:  # keep the rendered SVGs, not the placeholders
-        if key:
-            entry = known.fresh[key]
-            entry["bench"] = charts[bench.slug]
-            entry["history"] = {k: charts["history/"][k] for k in entry["history"]}
-    for skey, series_key in built_series:
-        known.fresh[skey]["chart"] = charts["history/"][series_key]
-    known.save()
-    svg.prune()
-    return charts
+        failed.pop_all()
+    return charts, Drawing(svg, known)
