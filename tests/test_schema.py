@@ -16,6 +16,7 @@ from runners.schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
     ResultFileError,
+    SafeLoader,
     dump_result_yaml,
     json_schema,
     migrate,
@@ -36,6 +37,41 @@ def _validator():
     schema = json_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
+
+
+# Texts whose tag or value depends on more than the text (quoting, an explicit tag, an anchor), and tags whose
+# construction fails after it started; each is loaded twice, so the second load comes from the loader's memo.
+TRICKY_YAML = [
+    "a: yes\nb: 'yes'\nc: !!str yes\nd: Yes",
+    "a: 1\nb: '1'\nc: !!float 1\nd: !!str 1\ne: 0x1f\nf: 017\ng: 1_000\nh: 1e3\ni: 1.0e3",
+    "a: .nan\nb: .inf\nc: -.inf\nd: ~\ne: null\nf: ''\ng:",
+    "a: 2026-11-27\nb: 2026-11-27 01:02:03Z\nc: '2026-11-27'",
+    "x: &n 5\ny: *n\nz: [*n, *n]",
+    "a: !!binary aGk=",
+    "a: !!seq x",
+    "a: !!map x",
+    "a: !!python/object:os.system x",
+    "a: !custom 3",
+    "a: 1\na: 2",
+    "<<: {a: 1}\nb: 2",
+]
+
+
+def _load_or_error(text: str, loader) -> str:
+    """What a loader makes of text, as repr (1 and 1.0 are equal, but not the same value), or its error's name."""
+    try:
+        return repr(yaml.load(text, Loader=loader))
+    except yaml.YAMLError as exc:
+        return type(exc).__name__
+
+
+def test_the_remembering_safe_loader_loads_exactly_what_pyyaml_safe_loader_does():
+    expected = [_load_or_error(text, yaml.SafeLoader) for text in TRICKY_YAML]  # the pure-Python reference
+    for _ in range(2):
+        assert [_load_or_error(text, SafeLoader) for text in TRICKY_YAML] == expected
+    for sample in SAMPLES:
+        text = sample.read_text(encoding="utf-8")
+        assert yaml.load(text, Loader=SafeLoader) == yaml.load(text, Loader=yaml.SafeLoader)
 
 
 def test_samples_exist():
