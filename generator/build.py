@@ -120,6 +120,7 @@ def build(
     index = site_dir / "index.html"
     built = SiteStamp(work_dir / "cache" / "site.json", config, index)
     if built.current():
+        publish_folders(site_dir, [charts_dir])  # a chart can change where no page does
         log(f"site is up to date: {index}")
         return index
     stale = built.stale_files()
@@ -128,13 +129,18 @@ def build(
             (site_dir / rel).unlink(missing_ok=True)
         mkdocs_build(config, dirty=stale is not None)
     with phases("data"):
-        for folder in (data_dir, charts_dir):  # linked, not copied, from the build folder
-            published = tree_files(folder) if folder.is_dir() else {}
-            sync_tree(published, site_dir / folder.name, os.stat(folder).st_dev if published else -1)
+        publish_folders(site_dir, [data_dir, charts_dir])
     built.record()
     phases.report()
     log(f"site written to {index}")
     return index
+
+
+def publish_folders(site_dir: Path, folders: list[Path]) -> None:
+    """Make each folder made outside mkdocs (data, charts) the site's folder of that name: hard links, not copies."""
+    for folder in folders:
+        published = tree_files(folder) if folder.is_dir() else {}
+        sync_tree(published, site_dir / folder.name, os.stat(folder).st_dev if published else -1)
 
 
 class SiteStamp:

@@ -155,12 +155,25 @@ def test_adding_a_result_rebuilds_only_changed_pages_and_gives_the_cold_build_si
     files_b = sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
     assert files_a == files_b
     for rel in files_a:
-        if rel.endswith((".html", ".svg", ".gz", ".csv", ".yaml", ".xml")) and "sitemap" not in rel:
+        if rel.endswith((".html", ".svg", ".js", ".gz", ".csv", ".yaml", ".xml")) and "sitemap" not in rel:
             assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
     search_a = json.loads((a / "search" / "search_index.json").read_text(encoding="utf-8"))["docs"]
     search_b = json.loads((b / "search" / "search_index.json").read_text(encoding="utf-8"))["docs"]
     key = lambda doc: doc["location"]  # noqa: E731
     assert sorted(search_a, key=key) == sorted(search_b, key=key)
+
+
+def test_the_charts_are_linked_into_the_site_from_outside_mkdocs_and_put_back_by_a_build_with_nothing_to_do(tmp_path):
+    quiet_build([DATA / "valid"], tmp_path / "site", work_dir=tmp_path / "build")
+    assert not (tmp_path / "build" / "docs" / "charts").exists(), "mkdocs does not copy the charts"
+    svgs = sorted((tmp_path / "site" / "charts").glob("*.svg"))
+    assert svgs and all(p.read_text(encoding="utf-8").startswith("<svg") for p in svgs)
+    kept = {p.stat().st_ino for p in (tmp_path / "build" / "cache" / "charts").glob("*.svg")}
+    assert all(p.stat().st_ino in kept for p in svgs), "each is a hard link to the SVG cache, not a copy"
+    gone = svgs[0].read_bytes()
+    svgs[0].unlink()
+    log = quiet_build([DATA / "valid"], tmp_path / "site", work_dir=tmp_path / "build")
+    assert "site is up to date" in log and svgs[0].read_bytes() == gone
 
 
 def test_two_concurrent_builds_of_different_results_use_their_own_build_folders(tmp_path):
