@@ -30,7 +30,7 @@ def to_svg(chart: Any) -> str:
     spec = chart if isinstance(chart, dict) else chart.to_dict()
     try:
         return vl_convert.vegalite_to_svg(spec) if _SETTINGS_ONCE else vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])
-    except ValueError as exc:
+    except (ValueError, PermissionError) as exc:  # 2.0 refuses a data URL or file with PermissionError
         raise BuildError(f"chart could not be rendered: {exc}") from None
 
 

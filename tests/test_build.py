@@ -19,7 +19,7 @@ import generator.cache
 import runners.schema
 from generator.build import build, generate
 from generator.cache import load_results_cached
-from generator.errors import InvalidResults
+from generator.errors import BuildError, InvalidResults
 from generator.formats import MISSING
 from generator.ops.publish import mike_env
 from generator.ops.serve import snapshot
@@ -195,6 +195,13 @@ def test_chart_svg_escapes_labels():
     )
     svg = to_svg(chart)
     assert svg.startswith("<svg") and "<script" not in svg and "&lt;script&gt;" in svg
+
+
+@pytest.mark.parametrize("url", ["https://example.invalid/rows.csv", "/etc/hostname", "data/rows.csv"])
+def test_a_chart_reads_no_data_from_a_url_or_a_file(url):
+    spec = {"mark": "point", "data": {"url": url}, "encoding": {"x": {"field": "a", "type": "quantitative"}}}
+    with pytest.raises(BuildError, match=r"not allowed|access denied"):  # vl-convert 1.9 | 2.0
+        to_svg(spec)
 
 
 def test_charts_exist_and_are_embedded_with_alt_text_and_caption(built):
