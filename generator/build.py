@@ -294,7 +294,8 @@ def generate(
                 with phase("charts drawn"):
                     drawing.finish()
                     sync_tree(chart_files(charts, drawing.svg, "charts/"), charts_dir)
-    log(f"wrote {len(pages)} page(s) and {sum(map(len, charts.values()))} chart(s) to {work_dir / 'docs'}")
+    where = charts_dir or work_dir / "docs" / "charts"
+    log(f"wrote {len(pages)} page(s) to {work_dir / 'docs'} and {sum(map(len, charts.values()))} chart(s) to {where}")
     if report.store is not None:
         log(f"read {report.store.reads} of {len(report.results)} full results back from the parse cache; every run's facts")
     config = write_config(work_dir, site_dir, nav(pages), versioned, large_folders(pages))

@@ -839,7 +839,7 @@ def render_charts(
         history_charts: dict[str, Chart] = {}
         for bench in agg.benchmarks:
             key = _runs_key(bench, code)
-            if (reused := known.get(key)) is not None:
+            if (reused := known.get(key)) is not None and reused["svgs"] <= svg.kept:  # its SVGs are still there
                 charts[bench.slug], mine_history = reused["bench"], reused["history"]
                 svg.used.update(reused["svgs"])
                 known.put(key, reused)
@@ -849,7 +849,7 @@ def render_charts(
                 mine_history = {}
                 for series in series_of.get(bench.slug, []):  # a new run changes one or two of a benchmark's series
                     skey = _series_key(series, code)
-                    if (done := known.get(skey)) is not None:
+                    if (done := known.get(skey)) is not None and done["svgs"] <= svg.kept:
                         mine_history[series.key] = done["chart"]
                         svg.used.update(done["svgs"])
                     else:

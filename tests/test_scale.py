@@ -176,6 +176,22 @@ def test_the_charts_are_linked_into_the_site_from_outside_mkdocs_and_put_back_by
     assert "site is up to date" in log and svgs[0].read_bytes() == gone
 
 
+def test_a_rebuild_draws_again_the_charts_whose_svgs_went_missing_from_the_cache(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(DATA / "history", results)
+    newest = sorted(results.rglob("*.yaml"))[-1]
+    held = tmp_path / newest.name
+    newest.rename(held)
+    quiet_build([results], tmp_path / "site", work_dir=tmp_path / "build")
+    cached = sorted((tmp_path / "build" / "cache" / "charts").glob("*.svg"))
+    for path in cached:
+        path.unlink()
+    held.rename(newest)  # one benchmark's runs change; the others' charts would be reused
+    quiet_build([results], tmp_path / "site", work_dir=tmp_path / "build")
+    svgs = sorted((tmp_path / "site" / "charts").glob("*.svg"))
+    assert svgs and all(p.read_text(encoding="utf-8").startswith("<svg") for p in svgs)
+
+
 def test_two_concurrent_builds_of_different_results_use_their_own_build_folders(tmp_path):
     procs = [
         subprocess.Popen(
