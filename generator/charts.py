@@ -12,10 +12,11 @@ import os
 import pickle
 import sys
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from multiprocessing import TimeoutError as PoolTimeout
 from multiprocessing import get_context
+from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -24,6 +25,7 @@ import vl_convert
 
 from generator.aggregate import Aggregate, BenchmarkAggregate, ConvergenceRow, InferenceTable
 from generator.cache import read_pickle
+from generator.errors import BuildError
 from generator.facts import accelerator_name, quick_check
 from generator.formats import driver_and_power
 from generator.helpers import Helper
@@ -37,6 +39,7 @@ MAX_CURVE_POINTS_SHOWN = 1000  # per run and metric; a longer curve is thinned e
 
 WIDTH, HEIGHT = 560, 260
 PARALLEL_MIN_CHARTS = 4  # charts per worker process below which rendering stays in this process
+DRAW_TIMEOUT_S = 300.0  # the longest wait for one batch of the pool (one takes well under a second)
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,9 @@ class SvgCache:
         self.used: set[str] = set()
         self.pending: dict[str, dict[str, Any]] = {}
         self.queued: set[str] = set()  # pending, or handed to the pool
-        self.pool: ProcessPoolExecutor | None = None
-        self.drawing: list[tuple[list[str], Future[list[str]]]] = []  # batches handed to the pool
+        self.pool: Pool | None = None
+        self.drawing: list[tuple[list[str], list[dict[str, Any]], AsyncResult[list[str]]]] = []  # batches handed to the pool
+        self.timeout_s = DRAW_TIMEOUT_S
 
     def file(self, key: str) -> Path:
         """Where the SVG of a chart drawn as ``key`` is (once ``finish`` returned)."""
@@ -99,16 +103,16 @@ class SvgCache:
             self._hand_over(self.pool)
         return key
 
-    def _start_pool(self) -> ProcessPoolExecutor | None:
+    def _start_pool(self) -> Pool | None:
         # fork (workers start at once, nothing to re-import), but only from a process that has not started
         # vl-convert's runtime yet: its threads would not exist in the child
         if runtime_started() or not sys.platform.startswith("linux"):
             return None
-        return ProcessPoolExecutor(self.workers, mp_context=get_context("fork"))
+        return get_context("fork").Pool(self.workers)
 
-    def _hand_over(self, pool: ProcessPoolExecutor) -> None:
-        keys = list(self.pending)
-        self.drawing.append((keys, pool.submit(_draw, [self.pending[k] for k in keys])))
+    def _hand_over(self, pool: Pool) -> None:
+        keys, specs = list(self.pending), list(self.pending.values())
+        self.drawing.append((keys, specs, pool.apply_async(_draw, (specs,))))
         self.pending.clear()
 
     def finish(self) -> int:
@@ -118,9 +122,7 @@ class SvgCache:
                 self._hand_over(self.pool)
             keys, specs = list(self.pending), list(self.pending.values())
             svgs = self.renderer.map(to_svg, specs) if self.renderer is not None and specs else _draw(specs)
-            rendered = dict(zip(keys, svgs, strict=True))
-            for mine, future in self.drawing:
-                rendered |= zip(mine, future.result(), strict=True)
+            rendered = dict(zip(keys, svgs, strict=True)) | self._collect()
         finally:
             self.close()
         self.pending.clear()
@@ -129,10 +131,34 @@ class SvgCache:
             self.kept.add(key)
         return len(rendered)
 
+    def _collect(self) -> dict[str, str]:
+        """The pool's SVGs. Should a batch take over ``timeout_s`` (a vl-convert that stopped answering: seen once
+        with a 2.0 release candidate), the pool is stopped and what it had yet to give is drawn again in a new
+        one; a second time, the build stops with a BuildError rather than wait for ever."""
+        rendered: dict[str, str] = {}
+        batches = self.drawing
+        for attempt in (1, 2):
+            late: list[tuple[list[str], list[dict[str, Any]]]] = []
+            for keys, specs, result in batches:
+                try:
+                    rendered |= zip(keys, result.get(0 if late else self.timeout_s), strict=True)
+                except PoolTimeout:
+                    late.append((keys, specs))
+            if not late:
+                return rendered
+            self.close()
+            if attempt == 2 or (pool := self._start_pool()) is None:
+                left = sum(len(keys) for keys, _ in late)
+                raise BuildError(f"vl-convert did not finish a batch of charts in {self.timeout_s:g} s, twice ({left} chart(s) not drawn)")
+            self.pool = pool
+            batches = [(keys, specs, pool.apply_async(_draw, (specs,))) for keys, specs in late]
+        return rendered
+
     def close(self) -> None:
-        """Stop the pool (cancelling what it has yet to draw, after an error)."""
+        """Stop the pool at once: its work is done, or something failed or hung."""
         if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+            self.pool.terminate()
+            self.pool.join()
             self.pool = None
         self.drawing = []
 

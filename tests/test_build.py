@@ -204,6 +204,35 @@ def test_a_chart_reads_no_data_from_a_url_or_a_file(url):
         to_svg(spec)
 
 
+# Run apart: the pool forks only from a process that has not started vl-convert, as earlier tests here have.
+STALLED_POOL = """
+import multiprocessing, sys
+from pathlib import Path
+from generator.charts import SvgCache
+from generator.errors import BuildError
+svg = SvgCache(Path(sys.argv[1]), workers=2)
+svg.timeout_s = 0.001  # no batch of charts is drawn that fast: every one looks stalled
+points = [{"x": i, "y": i % 7} for i in range(3000)]
+for n in range(8):
+    encoding = {"x": {"field": "x", "type": "quantitative"}, "y": {"field": "y", "type": "quantitative"}}
+    svg.render({"mark": "line", "data": {"values": points}, "encoding": encoding, "title": str(n)})
+assert svg.pool is not None, "eight charts queued start the pool"
+try:
+    svg.finish()
+except BuildError as exc:
+    print(exc)
+print("children left:", len(multiprocessing.active_children()))
+"""
+
+
+def test_a_chart_pool_that_stops_answering_is_stopped_and_retried_once_then_the_build_fails(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", STALLED_POOL, str(tmp_path)], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "did not finish a batch of charts in 0.001 s, twice (8 chart(s) not drawn)" in proc.stdout
+    assert "children left: 0" in proc.stdout
+    assert not list(tmp_path.glob("*.svg"))
+
+
 def test_charts_exist_and_are_embedded_with_alt_text_and_caption(built):
     site, _, _ = built
     digits = page(site, "models/digits-resnet10t.html")
