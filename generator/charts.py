@@ -121,7 +121,7 @@ class SvgCache:
             if self.pool is not None and self.pending:
                 self._hand_over(self.pool)
             keys, specs = list(self.pending), list(self.pending.values())
-            svgs = self.renderer.map(to_svg, specs) if self.renderer is not None and specs else _draw(specs)
+            svgs = self.renderer.map(to_svg, specs, self.timeout_s) if self.renderer is not None and specs else _draw(specs)
             rendered = dict(zip(keys, svgs, strict=True)) | self._collect()
         finally:
             self.close()

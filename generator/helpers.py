@@ -67,10 +67,13 @@ class Helper:
         self._process.start()
         theirs.close()
 
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-        """Return [fn(item) for item in items], computed in the helper; its exception is raised here."""
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], timeout_s: float | None = None) -> list[Any]:
+        """Return [fn(item) for item in items], computed in the helper; its exception is raised here, and a
+        BuildError if the answer takes over ``timeout_s``."""
         try:
             self._conn.send((fn, list(items)))
+            if timeout_s is not None and not self._conn.poll(timeout_s):
+                raise BuildError(f"the build's helper process ({self._process.name}) did not answer in {timeout_s:g} s")
             ok, value = self._conn.recv()
         except (EOFError, OSError):  # the pipe closed under us: the helper is gone
             raise BuildError(f"the build's helper process ({self._process.name}) stopped with exit code {self._process.exitcode}") from None

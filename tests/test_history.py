@@ -9,6 +9,7 @@ import random
 import re
 import shutil
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -178,6 +179,8 @@ def test_the_detector_helper_process_finds_what_this_process_finds_and_passes_it
         assert helper.map(functools.partial(operator.truediv, 1.0), [2.0, 4.0]) == [0.5, 0.25]
         with pytest.raises(ZeroDivisionError):  # raised in the helper, raised again here
             helper.map(functools.partial(operator.truediv, 1.0), [2.0, 0.0])
+        with pytest.raises(BuildError, match=r"helper process \(benchsite <lambda>\) did not answer in 0.2 s"):
+            helper.map(time.sleep, [30], timeout_s=0.2)  # a helper that stopped answering stops the build
         helper._process.kill()
         helper._process.join()
         with pytest.raises(BuildError, match=r"helper process \(benchsite <lambda>\) stopped"):
