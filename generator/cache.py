@@ -244,6 +244,12 @@ def read_pickle(path: Path) -> Any:
         return None
 
 
+def write_pickle(path: Path, value: Any) -> None:
+    """Pickle value to path atomically: what read_pickle reads back."""
+    with atomic_path(path) as tmp, tmp.open("xb") as fh:
+        pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 class FactsSnapshot:
     """Every file's facts (or problems) as the last build loaded them, in one pickle beside the parse cache, by path
     with the size and mtime_ns they were read at. A rebuild takes the facts of each unchanged file from it: one
@@ -276,8 +282,7 @@ class FactsSnapshot:
             self._write(entries)
 
     def _write(self, entries: dict[str, tuple[int, int, RunFacts | None, str | None]]) -> None:
-        with atomic_path(self.path) as tmp, tmp.open("xb") as fh:
-            pickle.dump((_schema_stamp(), entries), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        write_pickle(self.path, (_schema_stamp(), entries))
 
 
 def _load(scan: Scan, cache: ParseCache, snapshot: FactsSnapshot | None = None) -> LoadReport:

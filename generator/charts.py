@@ -9,7 +9,6 @@ import hashlib
 import json
 import math
 import os
-import pickle
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,13 +23,13 @@ import altair as alt
 import vl_convert
 
 from generator.aggregate import Aggregate, BenchmarkAggregate, ConvergenceRow, InferenceTable
-from generator.cache import read_pickle
+from generator.cache import read_pickle, write_pickle
 from generator.errors import BuildError
 from generator.facts import accelerator_name, quick_check
 from generator.formats import driver_and_power
 from generator.helpers import Helper
 from generator.svg import runtime_started, to_svg
-from runners.schema import PERCENTILE_KEYS, atomic_path, write_atomic
+from runners.schema import PERCENTILE_KEYS, write_atomic
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -820,8 +819,7 @@ class BenchCharts:
 
     def save(self) -> None:
         if self.path and self.fresh.keys() != self.saved.keys():
-            with atomic_path(self.path) as tmp, tmp.open("xb") as fh:
-                pickle.dump(self.fresh, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            write_pickle(self.path, self.fresh)
 
 
 @dataclass

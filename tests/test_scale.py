@@ -37,6 +37,16 @@ def quiet_build(*args, **kwargs) -> str:
     return stderr.getvalue()
 
 
+def history_with_newest_held(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A copy of the history fixture with its newest file moved aside: (results, where it belongs, where it is)."""
+    results = tmp_path / "results"
+    shutil.copytree(DATA / "history", results)
+    newest = sorted(results.rglob("*.yaml"))[-1]
+    held = tmp_path / newest.name
+    newest.rename(held)
+    return results, newest, held
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scale")
@@ -135,11 +145,7 @@ def test_source_url_template_links_to_the_repository_and_copies_no_result_file(t
 
 def test_adding_a_result_rebuilds_only_changed_pages_and_gives_the_cold_build_site(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1790000000")
-    results = tmp_path / "results"
-    shutil.copytree(DATA / "history", results)
-    newest = sorted(results.rglob("*.yaml"))[-1]
-    held = tmp_path / newest.name
-    newest.rename(held)
+    results, newest, held = history_with_newest_held(tmp_path)
     quiet_build([results], tmp_path / "a", work_dir=tmp_path / "build-a")
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "a").rglob("*.html")}
     compiled = list((tmp_path / "build-a" / theme_cache.FOLDER).rglob("__jinja2_*.cache"))
@@ -177,11 +183,7 @@ def test_the_charts_are_linked_into_the_site_from_outside_mkdocs_and_put_back_by
 
 
 def test_a_rebuild_draws_again_the_charts_whose_svgs_went_missing_from_the_cache(tmp_path):
-    results = tmp_path / "results"
-    shutil.copytree(DATA / "history", results)
-    newest = sorted(results.rglob("*.yaml"))[-1]
-    held = tmp_path / newest.name
-    newest.rename(held)
+    results, newest, held = history_with_newest_held(tmp_path)
     quiet_build([results], tmp_path / "site", work_dir=tmp_path / "build")
     cached = sorted((tmp_path / "build" / "cache" / "charts").glob("*.svg"))
     for path in cached:

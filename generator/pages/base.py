@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,11 +14,11 @@ from typing import Any
 import jinja2
 
 from generator.aggregate import Aggregate, BenchmarkAggregate
-from generator.cache import read_pickle
+from generator.cache import read_pickle, write_pickle
 from generator.charts import Chart
 from generator.pages import templates
 from generator.settings import Settings, load_settings
-from runners.schema import Problem, write_atomic
+from runners.schema import Problem
 from runners.suites import Benchmark, find_named_suite
 
 
@@ -180,4 +179,4 @@ class PageCache:
 
     def save(self) -> None:
         if self.fresh != self.saved:
-            write_atomic(self.path, pickle.dumps(self.fresh, protocol=pickle.HIGHEST_PROTOCOL))
+            write_pickle(self.path, self.fresh)
