@@ -688,7 +688,9 @@ def history_spec(series: Any) -> ChartSpec:
     if metric.unit == "fraction":  # a quality cannot pass 1: neither may its axis
         values = [min(v, 1.0) for v in values]
     ticks = nice_ticks(min(values), max(values))
-    x_scale, x_axis = alt.Scale(type="utc"), time_axis([p.started_utc for p in series.shown])
+    # the domain is padded by a point's width each side, so that the first and last points are not cut in half by the
+    # clipping that zooming needs
+    x_scale, x_axis = alt.Scale(type="utc", padding=8), time_axis([p.started_utc for p in series.shown])
     x = alt.X("started:T", title="run started (UTC)", scale=x_scale, axis=x_axis)
     y = alt.Y(
         "value:Q",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from generator.charts import chart_specs, curve_specs, history_spec, latency_spe
 from generator.history import history
 from generator.results import LoadedResult, load_results
 from generator.settings import HistorySettings
+from generator.svg import to_svg
 from runners.schema import validate_data
 
 DATA = Path(__file__).parent / "data"
@@ -207,3 +209,14 @@ def test_a_series_too_short_to_check_says_so_and_is_not_counted_as_checked():
     found = history(agg, HistorySettings())
     assert found.every_series and found.checked == found.every_series and not found.unchecked
     assert {s.status for s in found.every_series} == {"checked, no change"}
+
+
+def test_the_first_and_last_runs_are_drawn_whole_inside_a_history_plot_clipped_for_zoom():
+    # the interactive chart clips its marks to the plot (so that zooming and panning stay inside it): the time axis is
+    # padded so that the points at either end are not cut in half there
+    spec = history_spec(throughput_history([100.0 + i % 3 for i in range(30)])).to_dict()
+    svg = to_svg(spec)
+    symbols = re.findall(r'<g class="mark-symbol.*?</g>', svg, flags=re.S)
+    xs = [float(x) for group in symbols for x in re.findall(r'transform="translate\(([-\d.]+),', group)]
+    radius = 2.5  # a line's point: 30 square pixels
+    assert len(xs) == 30 and min(xs) - radius >= 0 and max(xs) + radius <= spec["width"]
