@@ -25,8 +25,11 @@ both see the same load on a shared machine:
   no-change  build() again, nothing changed
   +1         build() after one new result file was added
 
-and prints the medians (min-max over --repeats), the cold/floor ratio, the peak
-RSS of the cold build, the site's size (and its data/ part) and its largest page.
+and prints the medians (min-max over --repeats), the cold/floor ratio, the cold
+build's CPU time and peak RSS, the site's size (and its data/ part) and its
+largest page. With --without-drawing it also times, after each cold build, a
+cold build whose charts are not drawn (vl-convert replaced by an empty SVG):
+what the build costs around vl-convert, which the charts' fixed cost hides.
 Goals (issue 12): cold <= 1.5x floor; no-change < 5 s; +1 < 5 s at 10k and
 < 15 s at 100k; peak RSS < 1 GB at 100k; site < 100 MB; no page > 500 KB.
 """
@@ -262,10 +265,25 @@ from pathlib import Path
 from generator.build import build
 build([sys.argv[1]], Path(sys.argv[2]), work_dir=Path(sys.argv[3]))
 """
+# --without-drawing: the same cold build with vl-convert's drawing left out (every chart an empty SVG), to show what the
+# build costs around the charts' SVGs. Its site is thrown away: it is not a site anyone should publish.
+UNDRAWN = (
+    """
+import generator.charts
+EMPTY = '<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>'
+def _draw(specs):  # handed to the chart pool by name: __main__._draw, there too after the fork
+    return [EMPTY for _ in specs]
+def to_svg(spec):
+    return EMPTY
+generator.charts._draw, generator.charts.to_svg = _draw, to_svg
+"""
+    + BUILD
+)
 
 
-def run_timed(code: str, *args: str) -> tuple[float, int, str]:
-    """Run python -c code in a fresh process; return (seconds, peak RSS in bytes, stderr)."""
+def run_timed(code: str, *args: str) -> tuple[float, int, str, float]:
+    """Run python -c code in a fresh process; return (seconds, peak RSS in bytes, stderr, CPU seconds: user and
+    system time of the process and of every process it waited for, its pools' workers included)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stderr=subprocess.PIPE, text=True)
@@ -275,7 +293,7 @@ def run_timed(code: str, *args: str) -> tuple[float, int, str]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         sys.exit(f"build failed:\n{stderr[-3000:]}")
-    return seconds, usage.ru_maxrss * 1024, stderr
+    return seconds, usage.ru_maxrss * 1024, stderr, usage.ru_utime + usage.ru_stime
 
 
 def folder_size(folder: Path) -> int:
@@ -294,7 +312,7 @@ def timings_line(stderr: str) -> str:
     return found.get("timings:", "") + (f"\n      peak RSS after: {found['peak RSS after:']}" if "peak RSS after:" in found else "")
 
 
-def measure(count: int, repeats: int, keep: Path | None, jobs: int) -> dict:
+def measure(count: int, repeats: int, keep: Path | None, jobs: int, without_drawing: bool = False) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix=f"benchsite-bench-{count}-"))
     try:
         results = tmp / "results"
@@ -302,22 +320,31 @@ def measure(count: int, repeats: int, keep: Path | None, jobs: int) -> dict:
         size = write_results(results, 0, count, jobs)
         generated = time.perf_counter() - t0
         site, work = tmp / "site", tmp / "build"
-        floors, colds, nochange, plus1, rss, phases = [], [], [], [], [], []
+        floors, colds, nochange, plus1, rss, phases, cpus, undrawn, undrawn_cpus = [], [], [], [], [], [], [], [], []
         run_timed(FLOOR, str(results))  # warm the page cache so both sides read from memory
         added = count
         for _ in range(repeats):  # interleaved: floor, cold, floor, no-change, +1
             floors.append(run_timed(FLOOR, str(results))[0])
             shutil.rmtree(site, ignore_errors=True)
             shutil.rmtree(work, ignore_errors=True)
-            seconds, peak, stderr = run_timed(BUILD, str(results), str(site), str(work))
+            seconds, peak, stderr, cpu = run_timed(BUILD, str(results), str(site), str(work))
             colds.append(seconds)
+            cpus.append(cpu)
             rss.append(peak)
             phases.append(timings_line(stderr))
+            if without_drawing:
+                bare_site, bare_work = tmp / "site-undrawn", tmp / "build-undrawn"
+                seconds, _, stderr, cpu = run_timed(UNDRAWN, str(results), str(bare_site), str(bare_work))
+                undrawn.append(seconds)
+                undrawn_cpus.append(cpu)
+                phases.append("without drawing: " + timings_line(stderr).split("\n")[0])
+                shutil.rmtree(bare_site)
+                shutil.rmtree(bare_work)
             floors.append(run_timed(FLOOR, str(results))[0])
             nochange.append(run_timed(BUILD, str(results), str(site), str(work))[0])
             write_results(results, added, 1)
             added += 1
-            seconds, peak, stderr = run_timed(BUILD, str(results), str(site), str(work))
+            seconds, peak, stderr, _ = run_timed(BUILD, str(results), str(site), str(work))
             plus1.append(seconds)
             phases.append("+1: " + timings_line(stderr))
             phases.append(f"+1 peak RSS {peak / 2**20:.0f} MiB")
@@ -328,6 +355,9 @@ def measure(count: int, repeats: int, keep: Path | None, jobs: int) -> dict:
             mib=size / 2**20,
             floor=floors,
             cold=colds,
+            cold_cpu=cpus,
+            undrawn=undrawn,
+            undrawn_cpu=undrawn_cpus,
             nochange=nochange,
             plus1=plus1,
             rss=max(rss),
@@ -356,10 +386,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="interleaved repeats per size (default 1)")
     parser.add_argument("--keep", type=Path, help="copy each built site here for inspection")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes writing the tree (default: cores)")
+    parser.add_argument(
+        "--without-drawing",
+        action="store_true",
+        help="also time each cold build with vl-convert's drawing left out (empty SVGs): what the build costs around the charts",
+    )
     args = parser.parse_args()
+    import vl_convert  # only for its version, in the header
+
     print(f"tree: {len(BENCHMARKS)} benchmarks x {len(MACHINES)} machines x 3 modes = {len(PLAN)} files a night")
+    print(f"machine: {os.cpu_count()} cores; vl-convert {vl_convert.__version__}; python {sys.version.split()[0]}")
     for n in args.sizes:
-        r = measure(n, args.repeats, args.keep, args.jobs)
+        r = measure(n, args.repeats, args.keep, args.jobs, args.without_drawing)
         ratio = statistics.median(r["cold"]) / statistics.median(r["floor"])
         print(
             f"{r['count']} files ({r['mib']:.0f} MiB, {-(-r['count'] // len(PLAN))} nights, written in {r['generated']:.1f} s"
@@ -369,6 +407,13 @@ def main() -> None:
             f" {r['pages']} pages, largest {r['page']} {r['page_kib']:.0f} KiB",
             flush=True,
         )
+        print(f"    cold build's CPU time (user + system, its pools included): {fmt(r['cold_cpu'])} s", flush=True)
+        if r["undrawn"]:
+            bare = statistics.median(r["undrawn"]) / statistics.median(r["floor"])
+            print(
+                f"    cold without drawing the charts: {fmt(r['undrawn'])} s = {bare:.2f}x floor, CPU {fmt(r['undrawn_cpu'])} s",
+                flush=True,
+            )
         for line in r["phases"]:
             print(f"    {line}", flush=True)
     print("goals: cold <= 1.5x floor; no-change < 5 s; +1 < 5 s (10k), < 15 s (100k); RSS < 1 GiB; site < 100 MB; page < 500 KB")
