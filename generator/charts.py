@@ -611,13 +611,15 @@ def time_axis(times: list[datetime]) -> alt.Axis:
     start, end = min(times), max(times)
     span = end - start
     if span >= timedelta(days=2):
-        step = timedelta(days=math.ceil(span.days / 6) or 1)
+        unit, fmt = timedelta(days=1), "%Y-%m-%d"
+        step = unit * (math.ceil(span.days / 6) or 1)
         first = start.replace(hour=0, minute=0, second=0, microsecond=0)
-        fmt = "%Y-%m-%d"
     else:
-        step = timedelta(hours=max(1, math.ceil(span.total_seconds() / 3600 / 6)))
+        unit, fmt = timedelta(hours=1), "%Y-%m-%d %H:%M"
+        step = unit * max(1, math.ceil(span.total_seconds() / 3600 / 6))
         first = start.replace(minute=0, second=0, microsecond=0)
-        fmt = "%Y-%m-%d %H:%M"
+    if first < start:  # a tick before the first run falls outside the axis, and the first label would come a step late
+        first += unit
     ticks = []
     while first <= end + step:
         ticks.append(first)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +220,14 @@ def test_the_first_and_last_runs_are_drawn_whole_inside_a_history_plot_clipped_f
     xs = [float(x) for group in symbols for x in re.findall(r'transform="translate\(([-\d.]+),', group)]
     radius = 2.5  # a line's point: 30 square pixels
     assert len(xs) == 30 and min(xs) - radius >= 0 and max(xs) + radius <= spec["width"]
+
+
+def test_a_history_axis_labels_its_first_day_or_hour_not_a_step_later():
+    # the runs start at 02:00: a daily axis labels the next midnight, not one a step (5 days) later
+    for gaps, rounding in (([timedelta(days=1)] * 29, timedelta(days=1)), ([timedelta(minutes=78)] * 5, timedelta(hours=1))):
+        spec = history_spec(throughput_history([100.0 + i % 3 for i in range(len(gaps) + 1)], gaps=gaps)).to_dict()
+        line = next(unit for unit in layers(spec) if unit["mark"]["type"] == "line")
+        ticks = [datetime.fromtimestamp(ms / 1000, UTC) for ms in line["encoding"]["x"]["axis"]["values"]]
+        runs = [datetime.fromisoformat(row["started"]) for row in spec["datasets"]["runs"]]
+        assert min(runs) <= ticks[0] < min(runs) + rounding  # the first tick is on the axis, at the first round time
+        assert ticks[-1] >= max(runs)
