@@ -57,10 +57,10 @@ TRICKY_YAML = [
 ]
 
 
-def _load_or_error(text: str, loader) -> str:
-    """What a loader makes of text, as repr (1 and 1.0 are equal, but not the same value), or its error's name."""
+def _load_or_error(text: str, safe_loader: type[yaml.SafeLoader] | type[SafeLoader]) -> str:
+    """What a safe loader makes of text, as repr (1 and 1.0 are equal, but not the same value), or its error's name."""
     try:
-        return repr(yaml.load(text, Loader=loader))
+        return repr(yaml.load(text, Loader=safe_loader))  # only ever a safe loader: PyYAML's or ours
     except yaml.YAMLError as exc:
         return type(exc).__name__
 
